@@ -1,0 +1,109 @@
+# ttlc - TikTok LIVE event toolchain. Plain GNU make; see README.md.
+#
+#   make            build bin/ (optimised)
+#   make test       install what is missing, build with ASan+UBSan, run every suite
+#   make bench      benchmarks against the baselines named in the issues
+#   make run        the local default pipeline (mock stream)
+#   make lint       banned functions
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= release
+
+CC ?= cc
+PKGS = yajl libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
+CFLAGS_release = -O2 -g -D_FORTIFY_SOURCE=2
+CFLAGS_asan = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+LDFLAGS_asan = -fsanitize=address,undefined
+
+O = build/$(BUILD)
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS_$(BUILD)) -Icommon -I$(O)/gen $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS_$(BUILD)) $(LDFLAGS)
+LIBS = $(PKG_LIBS) -lm
+
+COMMANDS = tt-normalize tt-ingest
+LIB_SRC = $(wildcard common/*.c)
+LIB_OBJ = $(LIB_SRC:common/%.c=$(O)/common/%.o) $(O)/gen/tt_schemas.o
+SCHEMAS = schema/raw.v1.schema.json schema/unified-event.v1.schema.json schema/dlq.v1.schema.json
+BINS = $(COMMANDS:%=$(O)/bin/%)
+UNIT = $(O)/bin/tt-unit
+
+.PHONY: all bins test unit bench run stop lint install clean deps
+.DELETE_ON_ERROR:
+
+all:
+	@$(MAKE) --no-print-directory BUILD=release bins
+	@mkdir -p bin && for c in $(COMMANDS); do ln -sf ../build/release/bin/$$c bin/$$c; done
+
+bins: $(BINS) $(UNIT)
+
+$(O)/gen/tt_schemas.c: $(SCHEMAS) scripts/embed-schemas
+	@mkdir -p $(@D)
+	scripts/embed-schemas $@ tt_schema_raw_v1=schema/raw.v1.schema.json \
+	    tt_schema_unified_event_v1=schema/unified-event.v1.schema.json \
+	    tt_schema_dlq_v1=schema/dlq.v1.schema.json
+
+$(O)/gen/tt_schemas.o: $(O)/gen/tt_schemas.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/common/%.o: common/%.c $(wildcard common/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/cmd/%.o: cmd/%.c $(wildcard common/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/libttlc.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(O)/bin/%: $(O)/cmd/%.o $(O)/libttlc.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(O)/libttlc.a $(LIBS)
+
+$(O)/test/%.o: test/unit/%.c $(wildcard common/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(UNIT): $(O)/test/tt-unit.o $(O)/libttlc.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(O)/libttlc.a $(LIBS)
+
+deps:
+	scripts/deps
+
+# Every suite, under AddressSanitizer and UndefinedBehaviorSanitizer.
+test: deps
+	@$(MAKE) --no-print-directory BUILD=asan bins
+	scripts/test
+
+bench: deps all
+	scripts/bench
+
+run: deps all
+	scripts/run
+
+stop:
+	scripts/run stop
+
+lint:
+	scripts/lint
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7 \
+	    $(DESTDIR)$(PREFIX)/share/ttlc/schema
+	install -m 755 $(COMMANDS:%=build/release/bin/%) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
+	install -m 644 $(SCHEMAS) $(DESTDIR)$(PREFIX)/share/ttlc/schema/
+
+clean:
+	rm -rf build bin

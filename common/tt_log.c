@@ -1,0 +1,175 @@
+/* tt_log.c - structured JSON logging to stderr; see tt_log.h. */
+#include "tt_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_gen.h>
+
+#include "tt_time.h"
+
+static const char *log_cmd = "ttlc";
+static enum tt_log_level log_threshold = TT_LOG_INFO;
+
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+void
+tt_log_init(const char *cmd)
+{
+	const char *env = getenv("LOG_LEVEL");
+
+	log_cmd = cmd;
+	log_threshold = TT_LOG_INFO;
+	if (env == NULL || *env == '\0')
+		return;
+	for (size_t i = 0; i < sizeof level_names / sizeof level_names[0]; i++) {
+		if (strcmp(env, level_names[i]) == 0) {
+			log_threshold = (enum tt_log_level)i;
+			return;
+		}
+	}
+	tt_log_msg(TT_LOG_WARN, "unknown LOG_LEVEL, using info", "LOG_LEVEL", env);
+}
+
+const char *
+tt_log_cmd(void)
+{
+	return log_cmd;
+}
+
+bool
+tt_log_enabled(enum tt_log_level level)
+{
+	return level >= log_threshold;
+}
+
+static void
+gen_key(yajl_gen g, const char *key)
+{
+	yajl_gen_string(g, (const unsigned char *)key, strlen(key));
+}
+
+bool
+tt_log_begin(struct tt_logrec *r, enum tt_log_level level, const char *msg)
+{
+	char ts[TT_TIME_ISO_LEN];
+	yajl_gen g;
+
+	r->gen = NULL;
+	if (!tt_log_enabled(level))
+		return false;
+	g = yajl_gen_alloc(NULL);
+	if (g == NULL)
+		return false;
+	/* Log fields may carry bytes from bad input: never emit invalid UTF-8. */
+	yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+	tt_time_now_iso(ts);
+	yajl_gen_map_open(g);
+	gen_key(g, "ts");
+	gen_key(g, ts);
+	gen_key(g, "level");
+	gen_key(g, level_names[level]);
+	gen_key(g, "cmd");
+	gen_key(g, log_cmd);
+	gen_key(g, "msg");
+	gen_key(g, msg);
+	r->gen = g;
+	return true;
+}
+
+void
+tt_log_strn(struct tt_logrec *r, const char *key, const char *val, size_t len)
+{
+	yajl_gen g = r->gen;
+
+	if (g == NULL)
+		return;
+	gen_key(g, key);
+	if (val == NULL) {
+		yajl_gen_null(g);
+	} else if (yajl_gen_string(g, (const unsigned char *)val, len) != yajl_gen_status_ok) {
+		/* Invalid UTF-8 in val: say so rather than drop the record. */
+		yajl_gen_string(g, (const unsigned char *)"(invalid UTF-8)", 15);
+	}
+}
+
+void
+tt_log_str(struct tt_logrec *r, const char *key, const char *val)
+{
+	tt_log_strn(r, key, val, val == NULL ? 0 : strlen(val));
+}
+
+void
+tt_log_int(struct tt_logrec *r, const char *key, int64_t val)
+{
+	if (r->gen == NULL)
+		return;
+	gen_key(r->gen, key);
+	yajl_gen_integer(r->gen, val);
+}
+
+void
+tt_log_uint(struct tt_logrec *r, const char *key, uint64_t val)
+{
+	char num[24];
+	int n;
+
+	if (r->gen == NULL)
+		return;
+	n = snprintf(num, sizeof num, "%llu", (unsigned long long)val);
+	gen_key(r->gen, key);
+	yajl_gen_number(r->gen, num, (size_t)n);
+}
+
+void
+tt_log_end(struct tt_logrec *r)
+{
+	const unsigned char *buf;
+	size_t len;
+
+	if (r->gen == NULL)
+		return;
+	yajl_gen_map_close(r->gen);
+	if (yajl_gen_get_buf(r->gen, &buf, &len) == yajl_gen_status_ok) {
+		fwrite(buf, 1, len, stderr);
+		fputc('\n', stderr);
+		fflush(stderr);
+	}
+	yajl_gen_free(r->gen);
+	r->gen = NULL;
+}
+
+void
+tt_log_msg(enum tt_log_level level, const char *msg, const char *key, const char *val)
+{
+	struct tt_logrec r;
+
+	if (!tt_log_begin(&r, level, msg))
+		return;
+	if (key != NULL)
+		tt_log_str(&r, key, val);
+	tt_log_end(&r);
+}
+
+void
+tt_log_redact_url(const char *url, char *out, size_t outsz)
+{
+	const char *scheme = strstr(url, "://");
+	const char *authority = scheme == NULL ? url : scheme + 3;
+	const char *end = authority + strcspn(authority, "/?#");
+	const char *at = NULL;
+	const char *colon;
+
+	if (outsz == 0)
+		return;
+	/* The last '@' before the path ends the userinfo. */
+	for (const char *p = authority; p < end; p++)
+		if (*p == '@')
+			at = p;
+	colon = at == NULL ? NULL : memchr(authority, ':', (size_t)(at - authority));
+	if (colon == NULL) {
+		snprintf(out, outsz, "%s", url);
+		return;
+	}
+	snprintf(out, outsz, "%.*s:***%s", (int)(colon - url), url, at);
+}

@@ -1,0 +1,55 @@
+/* tt_log.h - structured JSON logging to stderr.
+ *
+ * One JSON object per line: {"ts":..,"level":..,"cmd":..,"msg":..,<fields>}.
+ * LOG_LEVEL (debug, info, warn, error) sets the threshold; default info.
+ * Never pass a secret (SESSION_ID, EULER_API_KEY, a password) as a field:
+ * use tt_log_redact_url() for connection strings.
+ *
+ * Use:
+ *	struct tt_logrec r;
+ *	if (tt_log_begin(&r, TT_LOG_INFO, "done")) {
+ *		tt_log_uint(&r, "in", n);
+ *		tt_log_end(&r);
+ *	}
+ */
+#ifndef TT_LOG_H
+#define TT_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum tt_log_level { TT_LOG_DEBUG, TT_LOG_INFO, TT_LOG_WARN, TT_LOG_ERROR };
+
+struct tt_logrec {
+	void *gen; /* yajl_gen building the line; NULL when the level is filtered */
+};
+
+/* Sets the command name and reads LOG_LEVEL. An unknown level is reported
+ * and info is used. Call once at the top of main(). */
+void tt_log_init(const char *cmd);
+
+/* The command name given to tt_log_init() ("ttlc" before). */
+const char *tt_log_cmd(void);
+
+/* Whether a record of this level would be written. */
+bool tt_log_enabled(enum tt_log_level level);
+
+/* Starts a record; returns false (and does nothing) when the level is
+ * filtered out, in which case the other calls must not be made. */
+bool tt_log_begin(struct tt_logrec *r, enum tt_log_level level, const char *msg);
+void tt_log_str(struct tt_logrec *r, const char *key, const char *val);
+void tt_log_strn(struct tt_logrec *r, const char *key, const char *val, size_t len);
+void tt_log_int(struct tt_logrec *r, const char *key, int64_t val);
+void tt_log_uint(struct tt_logrec *r, const char *key, uint64_t val);
+/* Writes the record to stderr as one line and frees it. */
+void tt_log_end(struct tt_logrec *r);
+
+/* One-liners for a message with at most one string field (field may be NULL). */
+void tt_log_msg(enum tt_log_level level, const char *msg, const char *key, const char *val);
+
+/* Copies url into out (size outsz, always terminated) with any password
+ * replaced by "***": "redis://:pw@h" -> "redis://:***@h". */
+void tt_log_redact_url(const char *url, char *out, size_t outsz);
+
+#endif
