@@ -1,1 +1,382 @@
-int main(void) { return 0; }
+/* tt-ingest - TikTok LIVE frames in, raw.v1 NDJSON out.
+ *
+ * A source. Each provider turns one kind of input into sessions of raw.v1
+ * frames framed by tt_ingest (CONNECTED first, DISCONNECTED last). This
+ * release has the mock provider, which plays a fixture file so that the
+ * whole pipeline runs without a TikTok account. See tt-ingest(1).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "tt_config.h"
+#include "tt_exit.h"
+#include "tt_ingest.h"
+#include "tt_lines.h"
+#include "tt_log.h"
+#include "tt_out.h"
+#include "tt_time.h"
+
+#define USAGE \
+	"usage: tt-ingest [--provider NAME] [--fixture FILE] [--keep-session] [--stream-id ID]\n" \
+	"                 [--rate N] [--loop] [--limit N] [--retime]\n" \
+	"       tt-ingest --help\n" \
+	"Writes raw.v1 frames of TikTok LIVE sessions on standard output.\n" \
+	"  --provider NAME  mock (default: INGEST_PROVIDER, else mock)\n" \
+	"  --fixture FILE   mock: frames to play (default: INGEST_FIXTURE, else\n" \
+	"                   test/fixtures/raw-frames.ndjson)\n" \
+	"  --keep-session   mock: keep the fixture's sessionId\n" \
+	"  --stream-id ID   mock: use ID as streamId\n" \
+	"  --rate N         mock: at most N frames per second\n" \
+	"  --loop           mock: play the fixture again and again until stopped\n" \
+	"  --limit N        mock: stop after N fixture frames\n" \
+	"  --retime         mock: stamp timestamp with the current time\n"
+
+#define DEFAULT_FIXTURE "test/fixtures/raw-frames.ndjson"
+
+struct mock_opts {
+	const char *fixture;
+	const char *stream_id;   /* NULL: the fixture's */
+	bool keep_session;
+	double rate;             /* frames/s, 0 = unpaced */
+	bool loop;
+	uint64_t limit;          /* 0 = no limit */
+	bool retime;
+};
+
+struct mock_counts {
+	uint64_t frames, skipped, passed, rounds;
+};
+
+static void
+log_errno(const char *msg, const char *file)
+{
+	struct tt_logrec r;
+
+	if (tt_log_begin(&r, TT_LOG_ERROR, msg)) {
+		tt_log_str(&r, "file", file);
+		tt_log_str(&r, "error", strerror(errno));
+		tt_log_end(&r);
+	}
+}
+
+/* Finds the first fixture frame's streamId and sessionId (copied into the
+ * buffers; empty when there is none). False when the fixture can't be read. */
+static bool
+peek_fixture(const char *path, char *stream, size_t streamsz, char *session, size_t sessionsz)
+{
+	struct tt_lines lines;
+	struct tt_json_parser *p = tt_json_parser_new();
+	struct tt_arena a;
+	const char *line;
+	size_t len;
+	enum tt_lines_status st;
+	char err[256];
+
+	stream[0] = session[0] = '\0';
+	if (p == NULL || !tt_lines_open(&lines, path, TT_LINES_DEFAULT_MAX)) {
+		tt_json_parser_free(p);
+		return false;
+	}
+	tt_arena_init(&a, 64u << 20);
+	while ((st = tt_lines_next(&lines, &line, &len)) == TT_LINES_OK || st == TT_LINES_TOO_LONG) {
+		struct tt_json *v;
+		const struct tt_json *s;
+
+		tt_arena_reset(&a);
+		if (st != TT_LINES_OK || tt_json_parse(p, &a, line, len, &v, err, sizeof err) != TT_JSON_OK)
+			continue;
+		s = tt_json_get(v, "streamId");
+		if (s == NULL || s->kind != TT_JSON_STRING)
+			continue;
+		snprintf(stream, streamsz, "%s", s->str);
+		s = tt_json_get(v, "sessionId");
+		if (s != NULL && s->kind == TT_JSON_STRING)
+			snprintf(session, sessionsz, "%s", s->str);
+		break;
+	}
+	tt_arena_free(&a);
+	tt_json_parser_free(p);
+	tt_lines_close(&lines);
+	return st != TT_LINES_ERROR;
+}
+
+/* Writes fixture frame v with the session's sessionId, seqNo and ingestedAt
+ * (and streamId, timestamp when asked); other members are copied as they
+ * are, so a malformed frame stays malformed for the normalizer to reject. */
+static bool
+emit_fixture_frame(struct tt_ingest *s, const struct mock_opts *o, const struct tt_json *v,
+    struct tt_arena *a)
+{
+	static const char *const assigned[] = { "sessionId", "seqNo", "ingestedAt" };
+	struct tt_json *f = tt_json_new(a, TT_JSON_OBJECT);
+	char now[TT_TIME_ISO_LEN];
+	const unsigned char *text;
+	size_t len;
+	uint64_t seq = tt_ingest_next_seq(s);
+	bool seen[3] = { false, false, false };
+
+	tt_time_now_iso(now);
+	for (const struct tt_json *m = v->first; m != NULL; m = m->next) {
+		struct tt_json *val;
+
+		if (strcmp(m->key, "sessionId") == 0 && !o->keep_session) {
+			val = tt_json_new_str(a, s->session_id, strlen(s->session_id));
+			seen[0] = true;
+		} else if (strcmp(m->key, "seqNo") == 0) {
+			val = tt_json_new_int(a, (int64_t)seq);
+			seen[1] = true;
+		} else if (strcmp(m->key, "ingestedAt") == 0) {
+			val = tt_json_new_str(a, now, strlen(now));
+			seen[2] = true;
+		} else if (strcmp(m->key, "timestamp") == 0 && o->retime) {
+			val = tt_json_new_str(a, now, strlen(now));
+		} else if (strcmp(m->key, "streamId") == 0 && o->stream_id != NULL) {
+			val = tt_json_new_str(a, o->stream_id, strlen(o->stream_id));
+		} else {
+			val = tt_json_new_copy(a, m);
+		}
+		if (strcmp(m->key, "sessionId") == 0)
+			seen[0] = true;
+		tt_json_add(f, m->key, val);
+	}
+	for (size_t i = 0; i < 3; i++) {
+		if (seen[i])
+			continue;
+		if (i == 0)
+			tt_json_add(f, assigned[i], tt_json_new_str(a, s->session_id, strlen(s->session_id)));
+		else if (i == 1)
+			tt_json_add(f, assigned[i], tt_json_new_int(a, (int64_t)seq));
+		else
+			tt_json_add(f, assigned[i], tt_json_new_str(a, now, strlen(now)));
+	}
+	if (a->failed || !tt_json_write(s->writer, f, &text, &len)) {
+		tt_log_msg(TT_LOG_WARN, "fixture frame too large, skipped", NULL, NULL);
+		return true;
+	}
+	s->frames++;
+	return tt_out_line(s->out, text, len);
+}
+
+/* Sleeps until the next frame is due at the configured rate. */
+static void
+pace(struct tt_out *out, double rate, struct timespec *due)
+{
+	long step = (long)(1e9 / rate);
+
+	tt_out_flush(out);
+	due->tv_nsec += step % 1000000000L;
+	due->tv_sec += step / 1000000000L + due->tv_nsec / 1000000000L;
+	due->tv_nsec %= 1000000000L;
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, due, NULL) == EINTR && !tt_stop_requested())
+		;
+}
+
+/* Plays the fixture once. Returns an exit status; *why is set when the
+ * session should end (limit reached, stopped). */
+static int
+play_once(struct tt_ingest *s, const struct mock_opts *o, struct mock_counts *c,
+    struct timespec *due, const char **why)
+{
+	struct tt_lines lines;
+	struct tt_json_parser *p = tt_json_parser_new();
+	struct tt_arena a;
+	enum tt_lines_status st;
+	const char *line;
+	size_t len;
+	char err[256];
+	int rc = TT_EXIT_OK;
+
+	if (p == NULL || !tt_lines_open(&lines, o->fixture, TT_LINES_DEFAULT_MAX)) {
+		log_errno("cannot open fixture", o->fixture);
+		tt_json_parser_free(p);
+		return TT_EXIT_FAILURE;
+	}
+	tt_arena_init(&a, 64u << 20);
+	while (*why == NULL && (st = tt_lines_next(&lines, &line, &len)) != TT_LINES_EOF) {
+		struct tt_json *v = NULL;
+		const struct tt_json *type;
+		bool ok;
+
+		if (st == TT_LINES_ERROR) {
+			log_errno("cannot read fixture", o->fixture);
+			rc = TT_EXIT_FAILURE;
+			break;
+		}
+		if (tt_stop_requested()) {
+			*why = "stopped";
+			break;
+		}
+		tt_arena_reset(&a);
+		if (len == 0)
+			continue;
+		if (st == TT_LINES_OK && tt_json_parse(p, &a, line, len, &v, err, sizeof err) == TT_JSON_OK &&
+		    v->kind == TT_JSON_OBJECT) {
+			type = tt_json_get(v, "type");
+			if (tt_json_str_eq(type, "ControlEvent.CONNECTED") ||
+			    tt_json_str_eq(type, "ControlEvent.DISCONNECTED")) {
+				c->skipped++;
+				continue;
+			}
+			ok = emit_fixture_frame(s, o, v, &a);
+		} else {
+			/* Not a frame we can re-stamp: pass it on for the
+			 * normalizer's DLQ rather than hide it. */
+			struct tt_logrec r;
+
+			if (tt_log_begin(&r, TT_LOG_WARN, "fixture line is not a JSON object, passed through")) {
+				tt_log_uint(&r, "line", lines.lineno);
+				tt_log_end(&r);
+			}
+			c->passed++;
+			ok = tt_out_line(s->out, line, len);
+		}
+		if (!ok) {
+			rc = TT_EXIT_IOERR;
+			break;
+		}
+		c->frames++;
+		if (o->limit != 0 && c->frames >= o->limit)
+			*why = "limit";
+		else if (o->rate > 0)
+			pace(s->out, o->rate, due);
+	}
+	tt_arena_free(&a);
+	tt_json_parser_free(p);
+	tt_lines_close(&lines);
+	return rc;
+}
+
+static int
+run_mock(const struct mock_opts *o, struct tt_out *out)
+{
+	struct tt_ingest s;
+	struct mock_counts c = { 0 };
+	char stream[65], session[TT_UUID_LEN];
+	const char *why = NULL;
+	struct timespec due;
+	struct tt_logrec r;
+	int rc = TT_EXIT_OK;
+
+	if (!peek_fixture(o->fixture, stream, sizeof stream, session, sizeof session)) {
+		log_errno("cannot open fixture", o->fixture);
+		return TT_EXIT_FAILURE;
+	}
+	if (o->stream_id != NULL)
+		snprintf(stream, sizeof stream, "%s", o->stream_id);
+	else if (stream[0] == '\0')
+		snprintf(stream, sizeof stream, "mock");
+	if (!tt_ingest_init(&s, out, "mock", "live")) {
+		tt_log_msg(TT_LOG_ERROR, "out of memory", NULL, NULL);
+		return TT_EXIT_FAILURE;
+	}
+	if (!tt_ingest_begin(&s, stream, o->keep_session && session[0] != '\0' ? session : NULL, NULL)) {
+		tt_ingest_free(&s);
+		return tt_out_failed(out) ? TT_EXIT_IOERR : TT_EXIT_FAILURE;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &due);
+	do {
+		c.rounds++;
+		rc = play_once(&s, o, &c, &due, &why);
+	} while (rc == TT_EXIT_OK && why == NULL && o->loop && c.frames > 0);
+	if (rc == TT_EXIT_OK && why == NULL)
+		why = tt_stop_requested() ? "stopped" : "end_of_fixture";
+	if (rc != TT_EXIT_IOERR && !tt_ingest_end(&s, why != NULL ? why : "error"))
+		rc = TT_EXIT_IOERR;
+	if (tt_log_begin(&r, rc == TT_EXIT_OK ? TT_LOG_INFO : TT_LOG_ERROR, "exit")) {
+		tt_log_str(&r, "provider", "mock");
+		tt_log_str(&r, "sessionId", s.session_id);
+		tt_log_uint(&r, "frames", s.frames);
+		tt_log_uint(&r, "fixtureLifecycleSkipped", c.skipped);
+		tt_log_uint(&r, "passedThrough", c.passed);
+		tt_log_uint(&r, "rounds", c.rounds);
+		tt_log_str(&r, "reason", why);
+		tt_log_int(&r, "status", rc);
+		tt_log_end(&r);
+	}
+	tt_ingest_free(&s);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "provider", required_argument, NULL, 'p' },
+		{ "fixture", required_argument, NULL, 'f' },
+		{ "keep-session", no_argument, NULL, 'k' },
+		{ "stream-id", required_argument, NULL, 'i' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "loop", no_argument, NULL, 'l' },
+		{ "limit", required_argument, NULL, 'n' },
+		{ "retime", no_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct mock_opts o = { 0 };
+	const char *provider = tt_env("INGEST_PROVIDER");
+	struct tt_out out;
+	int opt, rc;
+
+	tt_log_init("tt-ingest");
+	o.fixture = tt_env("INGEST_FIXTURE");
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			provider = optarg;
+			break;
+		case 'f':
+			o.fixture = optarg;
+			break;
+		case 'k':
+			o.keep_session = true;
+			break;
+		case 'i':
+			if (*optarg == '\0' || strlen(optarg) > 64)
+				tt_usage_error(USAGE, "--stream-id must be 1 to 64 characters", optarg);
+			o.stream_id = optarg;
+			break;
+		case 'r':
+			if (!tt_parse_double(optarg, &o.rate) || o.rate <= 0 || o.rate > 1e6)
+				tt_usage_error(USAGE, "--rate must be a number of frames per second up to 1000000", optarg);
+			break;
+		case 'l':
+			o.loop = true;
+			break;
+		case 'n':
+			if (!tt_parse_u64(optarg, 1, UINT64_MAX, &o.limit))
+				tt_usage_error(USAGE, "--limit must be a positive number", optarg);
+			break;
+		case 't':
+			o.retime = true;
+			break;
+		case 'h':
+			tt_usage_help(USAGE);
+		default:
+			tt_usage_error(USAGE, "bad usage", NULL);
+		}
+	}
+	if (optind != argc)
+		tt_usage_error(USAGE, "unexpected argument", argv[optind]);
+	if (provider == NULL)
+		provider = "mock";
+	if (strcmp(provider, "direct") == 0 || strcmp(provider, "euler") == 0) {
+		/* The live providers are the next piece of work; say so plainly. */
+		tt_log_msg(TT_LOG_ERROR, "provider is not available yet; use mock", "provider", provider);
+		return TT_EXIT_CONFIG;
+	}
+	if (strcmp(provider, "mock") != 0) {
+		tt_log_msg(TT_LOG_ERROR, "unknown provider (mock, direct, euler)", "provider", provider);
+		return TT_EXIT_CONFIG;
+	}
+	if (o.fixture == NULL)
+		o.fixture = DEFAULT_FIXTURE;
+	tt_out_stdout(&out);
+	tt_stop_on_signals();
+	rc = run_mock(&o, &out);
+	if (!tt_out_close(&out) && rc == TT_EXIT_OK)
+		rc = TT_EXIT_IOERR;
+	return rc;
+}

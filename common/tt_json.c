@@ -546,6 +546,19 @@ tt_json_new_copy(struct tt_arena *a, const struct tt_json *src)
 		v->len = src->len;
 		return v;
 	}
+	if (src->src == NULL) {
+		/* Built, not parsed: no text to point at, so copy the tree. */
+		v = tt_json_new(a, src->kind);
+		for (const struct tt_json *c = src->first; c != NULL && v != NULL; c = c->next) {
+			struct tt_json *cc = tt_json_new_copy(a, c);
+
+			if (cc == NULL)
+				return NULL;
+			tt_json_add(v, c->key, cc);
+			cc->key_len = c->key_len;
+		}
+		return v;
+	}
 	v = tt_json_new(a, TT_JSON_VERBATIM);
 	if (v == NULL)
 		return NULL;

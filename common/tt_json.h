@@ -126,7 +126,8 @@ struct tt_json *tt_json_new(struct tt_arena *a, enum tt_json_kind kind);
 struct tt_json *tt_json_new_str(struct tt_arena *a, const char *s, size_t len);
 struct tt_json *tt_json_new_int(struct tt_arena *a, int64_t v);
 struct tt_json *tt_json_new_bool(struct tt_arena *a, bool v);
-/* A verbatim copy of parsed value v (its input span for containers). */
+/* A copy of v: for a parsed container, a verbatim node pointing at its
+ * input text; for a built one, a deep copy. Keys are shared, not copied. */
 struct tt_json *tt_json_new_copy(struct tt_arena *a, const struct tt_json *v);
 
 /* Appends child to an array (key NULL) or as member key of an object. The

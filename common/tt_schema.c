@@ -732,10 +732,13 @@ static bool validate(struct vctx *c, const struct node *n, const struct tt_json 
 static bool
 validate_quiet(struct vctx *c, const struct node *n, const struct tt_json *v)
 {
-	struct vctx q = *c;
+	struct tt_schema_error *saved = c->err;
+	bool ok;
 
-	q.err = NULL;
-	return validate(&q, n, v);
+	c->err = NULL;
+	ok = validate(c, n, v);
+	c->err = saved;
+	return ok;
 }
 
 static bool

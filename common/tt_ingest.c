@@ -1,0 +1,125 @@
+/* tt_ingest.c - see tt_ingest.h. */
+#include "tt_ingest.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "tt_log.h"
+#include "tt_time.h"
+
+#define FRAME_ARENA (64 * 1024 * 1024)
+
+bool
+tt_ingest_init(struct tt_ingest *s, struct tt_out *out, const char *provider, const char *source)
+{
+	memset(s, 0, sizeof *s);
+	s->out = out;
+	s->provider = provider;
+	s->source = source;
+	tt_arena_init(&s->arena, FRAME_ARENA);
+	s->writer = tt_json_writer_new();
+	return s->writer != NULL;
+}
+
+void
+tt_ingest_free(struct tt_ingest *s)
+{
+	tt_json_writer_free(s->writer);
+	tt_arena_free(&s->arena);
+	s->writer = NULL;
+}
+
+uint64_t
+tt_ingest_next_seq(struct tt_ingest *s)
+{
+	return s->seq++;
+}
+
+static struct tt_json *
+str(struct tt_arena *a, const char *s)
+{
+	return tt_json_new_str(a, s, strlen(s));
+}
+
+bool
+tt_ingest_emit(struct tt_ingest *s, const char *type, const struct tt_json *data, const char *timestamp)
+{
+	struct tt_arena *a = &s->arena;
+	char now[TT_TIME_ISO_LEN];
+	struct tt_json *f = tt_json_new(a, TT_JSON_OBJECT);
+	const unsigned char *text;
+	size_t len;
+
+	tt_time_now_iso(now);
+	tt_json_add(f, "schemaVersion", str(a, "raw.v1"));
+	tt_json_add(f, "streamId", str(a, s->stream_id));
+	tt_json_add(f, "sessionId", str(a, s->session_id));
+	tt_json_add(f, "source", str(a, s->source));
+	tt_json_add(f, "type", str(a, type));
+	tt_json_add(f, "seqNo", tt_json_new_int(a, (int64_t)tt_ingest_next_seq(s)));
+	tt_json_add(f, "timestamp", str(a, timestamp != NULL ? timestamp : now));
+	tt_json_add(f, "ingestedAt", str(a, now));
+	tt_json_add(f, "data", tt_json_new_copy(a, data));
+	if (a->failed || !tt_json_write(s->writer, f, &text, &len)) {
+		tt_arena_reset(a);
+		tt_log_msg(TT_LOG_ERROR, "frame too large to write", "type", type);
+		return true; /* counted in the log, the stream goes on */
+	}
+	tt_arena_reset(a);
+	s->frames++;
+	return tt_out_line(s->out, text, len);
+}
+
+/* data {provider, <k1>: v1, <k2>: v2} for lifecycle frames. */
+static bool
+lifecycle(struct tt_ingest *s, const char *what, const char *k1, const char *v1,
+    const char *k2, const char *v2)
+{
+	struct tt_arena scratch;
+	struct tt_json *data;
+	bool ok;
+
+	/* The frame itself is built in s->arena; data in its own arena so
+	 * the one reset does not pull data from under the frame. */
+	tt_arena_init(&scratch, 64 * 1024);
+	data = tt_json_new(&scratch, TT_JSON_OBJECT);
+	tt_json_add(data, "provider", str(&scratch, s->provider));
+	if (v1 != NULL)
+		tt_json_add(data, k1, str(&scratch, v1));
+	if (v2 != NULL)
+		tt_json_add(data, k2, str(&scratch, v2));
+	ok = data != NULL && !scratch.failed && tt_ingest_emit(s, what, data, NULL);
+	tt_arena_free(&scratch);
+	return ok;
+}
+
+bool
+tt_ingest_begin(struct tt_ingest *s, const char *stream_id, const char *keep_session_id,
+    const char *detail)
+{
+	snprintf(s->stream_id, sizeof s->stream_id, "%s", stream_id);
+	if (keep_session_id != NULL) {
+		snprintf(s->session_id, sizeof s->session_id, "%s", keep_session_id);
+	} else if (!tt_uuid_v4(s->session_id)) {
+		tt_log_msg(TT_LOG_ERROR, "no randomness for a session id", NULL, NULL);
+		return false;
+	}
+	s->seq = 0;
+	s->open = true;
+	return lifecycle(s, "ControlEvent.CONNECTED", "reason", "connected", "detail", detail);
+}
+
+bool
+tt_ingest_error(struct tt_ingest *s, const char *category, const char *detail)
+{
+	return lifecycle(s, "ControlEvent.ERROR", "category", category, "detail", detail);
+}
+
+bool
+tt_ingest_end(struct tt_ingest *s, const char *reason)
+{
+	if (!s->open)
+		return true;
+	s->open = false;
+	return lifecycle(s, "ControlEvent.DISCONNECTED", "reason", reason, NULL, NULL);
+}
