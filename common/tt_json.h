@@ -47,16 +47,17 @@ enum tt_json_kind {
 	TT_JSON_STRING, /* str = unescaped UTF-8 */
 	TT_JSON_ARRAY,
 	TT_JSON_OBJECT,
-	TT_JSON_VERBATIM, /* str = already valid JSON text, written as is */
+	TT_JSON_VERBATIM, /* src = already valid JSON text, written as is */
 };
 
 struct tt_json {
 	enum tt_json_kind kind;
 	const char *key;       /* member name when inside an object, else NULL */
 	size_t key_len;
-	const char *str;       /* NUMBER, STRING, VERBATIM: see kind */
+	const char *str;       /* NUMBER: literal; STRING (and VERBATIM of one): unescaped */
 	size_t len;
-	const char *src;       /* ARRAY, OBJECT from the parser: input text span */
+	const char *src;       /* parsed ARRAY, OBJECT, STRING: its input text;
+	                        * VERBATIM: the JSON text to write */
 	size_t src_len;
 	enum tt_json_kind verbatim_kind; /* VERBATIM: the kind of value the text is */
 	struct tt_json *first; /* ARRAY, OBJECT: children in order */
