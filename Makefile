@@ -33,7 +33,7 @@ SCHEMAS = schema/raw.v1.schema.json schema/unified-event.v1.schema.json schema/d
 BINS = $(COMMANDS:%=$(O)/bin/%)
 UNIT = $(O)/bin/tt-unit
 
-.PHONY: all bins test unit bench run stop lint install clean deps
+.PHONY: all bins test unit bench run stop lint install clean deps fuzz
 .DELETE_ON_ERROR:
 
 all:
@@ -78,9 +78,33 @@ $(UNIT): $(O)/test/tt-unit.o $(O)/libttlc.a
 deps:
 	scripts/deps
 
+# libFuzzer targets (clang). make test runs each briefly; make fuzz longer.
+FUZZ_CC ?= clang
+FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Icommon -Ibuild/fuzz/gen $(PKG_CFLAGS)
+FUZZ_TARGETS = build/fuzz/fuzz-json build/fuzz/fuzz-normalize
+FUZZ_TIME ?= 300
+
+build/fuzz/gen/tt_schemas.c: $(SCHEMAS) scripts/embed-schemas
+	@mkdir -p $(@D)
+	scripts/embed-schemas $@ tt_schema_raw_v1=schema/raw.v1.schema.json \
+	    tt_schema_unified_event_v1=schema/unified-event.v1.schema.json \
+	    tt_schema_dlq_v1=schema/dlq.v1.schema.json
+
+build/fuzz/fuzz-json: test/fuzz/fuzz-json.c common/tt_json.c common/tt_json.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz-json.c common/tt_json.c $(PKG_LIBS)
+
+build/fuzz/fuzz-normalize: test/fuzz/fuzz-normalize.c $(LIB_SRC) $(wildcard common/*.h) build/fuzz/gen/tt_schemas.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz-normalize.c $(LIB_SRC) build/fuzz/gen/tt_schemas.c $(PKG_LIBS) -lm
+
+fuzz: deps $(FUZZ_TARGETS)
+	scripts/fuzz $(FUZZ_TIME)
+
 # Every suite, under AddressSanitizer and UndefinedBehaviorSanitizer.
 test: deps
 	@$(MAKE) --no-print-directory BUILD=asan bins
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS)
 	scripts/test
 
 bench: deps all

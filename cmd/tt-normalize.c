@@ -36,6 +36,23 @@ is_blank(const char *line, size_t len)
 	return true;
 }
 
+/* Both outputs, flushed together whenever the input pauses, so neither
+ * events nor dead letters sit in a buffer while a live stream is quiet. */
+struct outputs {
+	struct tt_out *out;
+	struct tt_out *dlq; /* NULL, or == out for --dlq - */
+};
+
+static void
+flush_outputs(void *ctx)
+{
+	struct outputs *o = ctx;
+
+	tt_out_flush(o->out);
+	if (o->dlq != NULL && o->dlq != o->out)
+		tt_out_flush(o->dlq);
+}
+
 struct counts {
 	uint64_t in, out, dlq, blank;
 };
@@ -78,8 +95,10 @@ run_file(const char *path, size_t max_line, bool strict, struct tt_normalizer *n
 		}
 		return TT_EXIT_FAILURE;
 	}
-	lines.flush = tt_out_flush_hook;
-	lines.flush_ctx = out;
+	struct outputs both = { out, dlq };
+
+	lines.flush = flush_outputs;
+	lines.flush_ctx = &both;
 	while ((st = tt_lines_next(&lines, &line, &len)) == TT_LINES_OK || st == TT_LINES_TOO_LONG) {
 		struct tt_norm_result res;
 
@@ -148,7 +167,7 @@ main(int argc, char **argv)
 	uint64_t max_line = TT_LINES_DEFAULT_MAX;
 	bool strict = false;
 	struct tt_normalizer *norm;
-	struct tt_out out, dlq_out;
+	struct tt_out out, dlq_out, *dlq = NULL;
 	struct counts c = { 0 };
 	char err[512];
 	int opt, rc = TT_EXIT_OK;
@@ -179,7 +198,9 @@ main(int argc, char **argv)
 		return TT_EXIT_FAILURE;
 	}
 	tt_out_stdout(&out);
-	if (dlq_path != NULL && !tt_out_open(&dlq_out, dlq_path)) {
+	if (dlq_path != NULL && strcmp(dlq_path, "-") == 0) {
+		dlq = &out; /* dead letters mixed into standard output */
+	} else if (dlq_path != NULL && !tt_out_open(&dlq_out, dlq_path)) {
 		if (tt_log_begin(&r, TT_LOG_ERROR, "cannot open DLQ file")) {
 			tt_log_str(&r, "file", dlq_path);
 			tt_log_str(&r, "error", strerror(errno));
@@ -187,17 +208,17 @@ main(int argc, char **argv)
 		}
 		tt_normalizer_free(norm);
 		return TT_EXIT_IOERR;
+	} else if (dlq_path != NULL) {
+		dlq = &dlq_out;
 	}
 	tt_stop_on_signals();
 	if (optind == argc) {
-		rc = run_file("-", (size_t)max_line, strict, norm, &out,
-		    dlq_path != NULL ? &dlq_out : NULL, &c);
+		rc = run_file("-", (size_t)max_line, strict, norm, &out, dlq, &c);
 	} else {
 		for (int i = optind; i < argc && rc == TT_EXIT_OK && !tt_stop_requested(); i++)
-			rc = run_file(argv[i], (size_t)max_line, strict, norm, &out,
-			    dlq_path != NULL ? &dlq_out : NULL, &c);
+			rc = run_file(argv[i], (size_t)max_line, strict, norm, &out, dlq, &c);
 	}
-	if (dlq_path != NULL && !tt_out_close(&dlq_out) && rc == TT_EXIT_OK)
+	if (dlq == &dlq_out && !tt_out_close(&dlq_out) && rc == TT_EXIT_OK)
 		rc = TT_EXIT_IOERR;
 	if (!tt_out_close(&out) && (rc == TT_EXIT_OK || rc == TT_EXIT_DATAERR))
 		rc = TT_EXIT_IOERR;

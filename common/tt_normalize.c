@@ -147,6 +147,18 @@ int_or(const struct tt_json *v, int64_t dflt)
 	return tt_json_int(v, &n) ? n : dflt;
 }
 
+/* seqNo as an integer. The schema has already checked that it is one
+ * (possibly written 5.0 or 5e0) within 0..2^53, so strtod is exact. */
+static int64_t
+seq_value(const struct tt_json *v)
+{
+	int64_t n;
+
+	if (tt_json_int(v, &n))
+		return n;
+	return (int64_t)strtod(v->str, NULL);
+}
+
 /* ---- user --------------------------------------------------------------- */
 
 static struct tt_json *
@@ -214,7 +226,10 @@ chat_payload(struct tt_arena *a, struct tt_json *p, const struct tt_json *data)
 {
 	const struct tt_json *emotes = tt_json_get(data, "emotes");
 
-	add_copy(a, p, "text", first_of(data, "content", "comment", NULL));
+	const struct tt_json *text = first_of(data, "content", "comment", NULL);
+
+	/* proto3 JSON leaves out an empty string: no content is "". */
+	tt_json_add(p, "text", text == NULL ? tt_json_new_str(a, "", 0) : tt_json_new_copy(a, text));
 	add_nonempty_str(a, p, "language", tt_json_get(data, "contentLanguage"));
 	if (emotes != NULL && emotes->kind == TT_JSON_ARRAY && emotes->count > 0) {
 		struct tt_json *list = tt_json_new(a, TT_JSON_ARRAY);
@@ -241,6 +256,7 @@ gift_payload(struct tt_arena *a, struct tt_json *p, const struct tt_json *data)
 	bool repeat_end = end != NULL && (end->kind == TT_JSON_TRUE || int_or(end, 0) == 1);
 	bool streakable = type == 1;
 	bool final = !(streakable && !repeat_end);
+	int64_t coins;
 
 	add_id(a, p, "giftId", first_of(data, "giftId", "gift.id", NULL));
 	v = first_of(data, "gift.name", "giftName", "giftDetails.giftName");
@@ -257,7 +273,13 @@ gift_payload(struct tt_arena *a, struct tt_json *p, const struct tt_json *data)
 	tt_json_add(p, "repeatEnd", tt_json_new_bool(a, repeat_end));
 	tt_json_add(p, "streakState", final ? tt_json_new_str(a, "final", 5) : tt_json_new_str(a, "in_progress", 11));
 	tt_json_add(p, "giftCount", tt_json_new_int(a, final ? repeat : 0));
-	tt_json_add(p, "coins", tt_json_new_int(a, final ? repeat * diamonds : 0));
+	/* An absurd product cannot wrap: it becomes a value the schema
+	 * rejects (above 2^53), so the event goes to the DLQ. */
+	if (!final)
+		coins = 0;
+	else if (repeat < 0 || diamonds < 0 || __builtin_mul_overflow(repeat, diamonds, &coins))
+		coins = INT64_MAX;
+	tt_json_add(p, "coins", tt_json_new_int(a, coins));
 	add_id(a, p, "receiverUserId", first_of(data, "toUser.id", "monitorInfo.toUserId", NULL));
 }
 
@@ -394,7 +416,10 @@ map_event(struct tt_arena *a, struct tt_json *p, const struct tt_json *type, con
 		gift_payload(a, p, data);
 		return "GIFT";
 	} else if (strcmp(t, "WebcastLikeMessage") == 0) {
-		add_int(a, p, "count", first_of(data, "count", "likeCount", NULL));
+		const struct tt_json *count = first_of(data, "count", "likeCount", NULL);
+
+		/* proto3 JSON leaves out zeros: no count is 0. */
+		tt_json_add(p, "count", count == NULL ? tt_json_new_int(a, 0) : int_value(a, count));
 		add_int(a, p, "total", first_of(data, "total", "totalLikeCount", NULL));
 		return "LIKE";
 	} else if (strcmp(t, "WebcastMemberMessage") == 0) {
@@ -420,7 +445,10 @@ map_event(struct tt_arena *a, struct tt_json *p, const struct tt_json *type, con
 		if (key != NULL)
 			add_copy(a, p, "displayType", key);
 		return "RAW";
-	} else if (strcmp(t, "WebcastSubNotifyMessage") == 0) {
+	} else if (strcmp(t, "WebcastSubNotifyMessage") == 0 &&
+	    int_or(tt_json_get(data, "messageType"), 0) == 0) {
+		/* messageType 0 (or absent) is the subscription itself; the
+		 * others are reminders and sub-goal notices, which stay RAW. */
 		add_int(a, p, "subMonth", tt_json_get(data, "subMonth"));
 		add_int(a, p, "subscribeType", tt_json_get(data, "subscribeType"));
 		add_copy(a, p, "displayType", tt_json_path(data, "common.displayText.key"));
@@ -433,7 +461,9 @@ map_event(struct tt_arena *a, struct tt_json *p, const struct tt_json *type, con
 		battle_payload(a, p, data, t);
 		return "BATTLE";
 	} else if (strcmp(t, "WebcastRoomUserSeqMessage") == 0) {
-		add_int(a, p, "viewerCount", first_of(data, "total", "viewerCount", NULL));
+		const struct tt_json *viewers = first_of(data, "total", "viewerCount", NULL);
+
+		tt_json_add(p, "viewerCount", viewers == NULL ? tt_json_new_int(a, 0) : int_value(a, viewers));
 		add_int(a, p, "totalUser", tt_json_get(data, "totalUser"));
 		return "ROOM_USER";
 	} else if (strcmp(t, "WebcastControlMessage") == 0) {
@@ -571,7 +601,7 @@ tt_normalizer_line(struct tt_normalizer *n, const char *line, size_t len,
 	 * every part, so idsrc cannot overflow. seqNo is written in canonical
 	 * decimal, so 5 and 5.0 give one id. */
 	idlen = snprintf(idsrc, sizeof idsrc, "%.*s:%.*s:%lld:%.*s", (int)stream->len, stream->str,
-	    (int)session->len, session->str, (long long)int_or(seq, 0), (int)type->len, type->str);
+	    (int)session->len, session->str, (long long)seq_value(seq), (int)type->len, type->str);
 	event_id = tt_arena_alloc(a, TT_SHA256_HEX_LEN);
 	if (idlen < 0 || (size_t)idlen >= sizeof idsrc || event_id == NULL ||
 	    !tt_sha256_hex(n->sha, idsrc, (size_t)idlen, event_id)) {
@@ -590,7 +620,7 @@ tt_normalizer_line(struct tt_normalizer *n, const char *line, size_t len,
 	tt_json_add(ev, "source", tt_json_new_copy(a, tt_json_get(in, "source")));
 	tt_json_add(ev, "streamId", tt_json_new_copy(a, stream));
 	tt_json_add(ev, "sessionId", tt_json_new_copy(a, session));
-	tt_json_add(ev, "seqNo", tt_json_new_int(a, int_or(seq, 0)));
+	tt_json_add(ev, "seqNo", tt_json_new_int(a, seq_value(seq)));
 	tt_json_add(ev, "timestamp", tt_json_new_copy(a, tt_json_get(in, "timestamp")));
 	tt_json_add(ev, "ingestedAt", tt_json_new_copy(a, tt_json_get(in, "ingestedAt")));
 	if (user != NULL)

@@ -130,12 +130,15 @@ def social:
                    ([$k | capture("^pm_mt_guidance_viewer_(?<n>[0-9]+)_share$")] | .[0] | obj | .n | int)))]
     end;
 
-def subnotify:
+# Only a subscription itself (messageType 0, or absent) is a SUBSCRIBE;
+# reminders and sub-goal notices stay RAW.
+def subnotify($type):
   . as $d
-  | {} | put("subMonth"; ($d.subMonth | int))
+  | if ($d.messageType | int) as $mt | ($mt != null and $mt != 0) then ["RAW", rawof($type; $d)] else
+  {} | put("subMonth"; ($d.subMonth | int))
   | put("subscribeType"; ($d.subscribeType | int))
   | put("displayType"; ($d | displaykey))
-  | ["SUBSCRIBE", .];
+  | ["SUBSCRIBE", .] end;
 
 def emote:
   ["EMOTE", {emotes: [.emoteList | arr | .[] | select(isobj)
@@ -188,7 +191,7 @@ def classify($type):
   elif $type == "WebcastLikeMessage" then like
   elif $type == "WebcastMemberMessage" then member
   elif $type == "WebcastSocialMessage" then social
-  elif $type == "WebcastSubNotifyMessage" then subnotify
+  elif $type == "WebcastSubNotifyMessage" then subnotify($type)
   elif $type == "WebcastEmoteChatMessage" then emote
   elif $type == "WebcastLinkMicBattle" or $type == "WebcastLinkMicArmies"
        or $type == "WebcastBarrageMessage" then battle($type)

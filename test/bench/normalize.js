@@ -156,7 +156,11 @@ function social(d) {
   return [type, p];
 }
 
-function subNotify(d) {
+// Only a subscription itself (messageType 0 SUB_SUCCESS, or absent) is a
+// SUBSCRIBE; reminders and sub-goal notices stay RAW.
+function subNotify(type, d) {
+  const mt = int(d.messageType);
+  if (mt !== null && mt !== 0) return raw(type, d);
   const p = {};
   put(p, 'subMonth', int(d.subMonth));
   put(p, 'subscribeType', int(d.subscribeType));
@@ -233,7 +237,7 @@ function classify(type, d) {
     case 'WebcastLikeMessage': return like(d);
     case 'WebcastMemberMessage': return member(d);
     case 'WebcastSocialMessage': return social(d);
-    case 'WebcastSubNotifyMessage': return subNotify(d);
+    case 'WebcastSubNotifyMessage': return subNotify(type, d);
     case 'WebcastEmoteChatMessage': return emote(d);
     case 'WebcastLinkMicBattle':
     case 'WebcastLinkMicArmies':
