@@ -33,7 +33,7 @@ SCHEMAS = schema/raw.v1.schema.json schema/unified-event.v1.schema.json schema/d
 BINS = $(COMMANDS:%=$(O)/bin/%)
 UNIT = $(O)/bin/tt-unit
 
-.PHONY: all bins test unit bench run stop lint install clean deps fuzz
+.PHONY: all bins test unit bench run lint install clean deps fuzz
 .DELETE_ON_ERROR:
 
 all:
@@ -112,9 +112,6 @@ bench: deps all
 
 run: deps all
 	scripts/run
-
-stop:
-	scripts/run stop
 
 lint:
 	scripts/lint
