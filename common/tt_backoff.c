@@ -39,6 +39,9 @@ tt_backoff_next(struct tt_backoff *b, int64_t *delay_ms)
 		return false;
 	b->attempts++;
 	d = (double)b->base_ms * (1.0 + b->jitter * (2.0 * uniform(b) - 1.0));
+	/* max_ms bounds the wait itself, jitter included. */
+	if (d > (double)b->max_ms)
+		d = (double)b->max_ms;
 	*delay_ms = d < 0 ? 0 : (int64_t)d;
 	d = (double)b->base_ms * b->factor;
 	b->base_ms = d > (double)b->max_ms ? b->max_ms : (int64_t)d;

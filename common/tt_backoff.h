@@ -27,7 +27,7 @@ void tt_backoff_init(struct tt_backoff *b, int64_t initial_ms, int64_t max_ms,
     double factor, double jitter, unsigned max_attempts);
 
 /* Records a failure. Returns false when max_attempts is used up; otherwise
- * true and the delay to wait in *delay_ms. */
+ * true and the delay to wait in *delay_ms, never above max_ms. */
 bool tt_backoff_next(struct tt_backoff *b, int64_t *delay_ms);
 
 /* Records a success: the next failure starts from initial_ms again. */

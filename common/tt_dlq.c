@@ -16,6 +16,23 @@ tt_ack_copy(struct tt_arena *a, struct tt_json *out, const struct tt_json *in)
 			tt_json_add(out, m->key, tt_json_new_copy(a, m));
 }
 
+/* A cut line may end inside a UTF-8 sequence: the length up to the last
+ * complete character. */
+static size_t
+whole_chars(const char *p, size_t len)
+{
+	size_t k = len, need;
+	unsigned char lead;
+
+	while (k > 0 && len - k < 4 && ((unsigned char)p[k - 1] & 0xc0) == 0x80)
+		k--;
+	if (k == 0)
+		return len;
+	lead = (unsigned char)p[k - 1];
+	need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+	return len - (k - 1) >= need ? len : k - 1;
+}
+
 static struct tt_json *
 str_or_null(struct tt_arena *a, const struct tt_json *v)
 {
@@ -36,12 +53,8 @@ tt_dlq_build(struct tt_arena *a, const struct tt_dlq_info *info)
 
 	if (rec == NULL || failed_at == NULL)
 		return NULL;
-	/* A cut line may end inside a UTF-8 sequence: cut before it. */
 	if (info->truncated)
-		while (len > 0 && ((unsigned char)p[len - 1] & 0xc0) == 0x80)
-			len--;
-	if (info->truncated && len > 0 && (unsigned char)p[len - 1] >= 0xc0)
-		len--;
+		len = whole_chars(p, len);
 	if (tt_utf8_valid(p, len)) {
 		payload = tt_json_new_str(a, p, len);
 	} else {

@@ -98,7 +98,10 @@ tt_lines_next(struct tt_lines *r, const char **line, size_t *len)
 				continue;
 			}
 			r->start = r->end = 0;
-		} else if (nl != NULL && (size_t)(nl - (r->buf + r->start)) <= r->max) {
+		} else if (nl != NULL && ((size_t)(nl - (r->buf + r->start)) <= r->max ||
+		    ((size_t)(nl - (r->buf + r->start)) == r->max + 1 && nl[-1] == '\r'))) {
+			/* (A CRLF line of exactly max bytes has max + 1 before its
+			 * newline.) */
 			size_t n_line = (size_t)(nl - (r->buf + r->start));
 
 			take(r, line, len, n_line);

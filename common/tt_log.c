@@ -1,9 +1,13 @@
 /* tt_log.c - structured JSON logging to stderr; see tt_log.h. */
 #include "tt_log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 #include <yajl/yajl_gen.h>
 
 #include "tt_time.h"
@@ -12,12 +16,42 @@ static const char *log_cmd = "ttlc";
 static enum tt_log_level log_threshold = TT_LOG_INFO;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
+static bool stdout_was_closed;
+
+/* A command started with fd 0, 1 or 2 closed would open its next file on
+ * that number: a DLQ file would then receive the events meant for stdout.
+ * Hold each closed one with /dev/null, and remember a closed stdout so the
+ * first write reports it (exit 74) instead of vanishing into /dev/null. */
+static void
+reserve_standard_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		int nul;
+
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		if (fd == STDOUT_FILENO)
+			stdout_was_closed = true;
+		nul = open("/dev/null", fd == STDIN_FILENO ? O_RDONLY : O_WRONLY);
+		if (nul >= 0 && nul != fd) {
+			dup2(nul, fd);
+			close(nul);
+		}
+	}
+}
+
+bool
+tt_log_stdout_was_closed(void)
+{
+	return stdout_was_closed;
+}
 
 void
 tt_log_init(const char *cmd)
 {
 	const char *env = getenv("LOG_LEVEL");
 
+	reserve_standard_fds();
 	log_cmd = cmd;
 	log_threshold = TT_LOG_INFO;
 	if (env == NULL || *env == '\0')
@@ -151,25 +185,67 @@ tt_log_msg(enum tt_log_level level, const char *msg, const char *key, const char
 	tt_log_end(&r);
 }
 
+/* Whether s starts with a secret-bearing parameter name followed by '='
+ * (case-insensitive); the name's length in *n. */
+static bool
+secret_param(const char *s, size_t *n)
+{
+	static const char *const names[] = { "password", "passwd", "pwd", "pass", "apikey", "api_key", "token", "secret" };
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		size_t len = strlen(names[i]);
+
+		if (strncasecmp(s, names[i], len) == 0 && s[len] == '=') {
+			*n = len;
+			return true;
+		}
+	}
+	return false;
+}
+
 void
 tt_log_redact_url(const char *url, char *out, size_t outsz)
 {
 	const char *scheme = strstr(url, "://");
-	const char *authority = scheme == NULL ? url : scheme + 3;
-	const char *end = authority + strcspn(authority, "/?#");
-	const char *at = NULL;
-	const char *colon;
+	const char *userinfo = scheme == NULL ? NULL : scheme + 3;
+	const char *at = NULL, *colon = NULL;
+	size_t o = 0;
 
 	if (outsz == 0)
 		return;
-	/* The last '@' before the path ends the userinfo. */
-	for (const char *p = authority; p < end; p++)
-		if (*p == '@')
-			at = p;
-	colon = at == NULL ? NULL : memchr(authority, ':', (size_t)(at - authority));
-	if (colon == NULL) {
-		snprintf(out, outsz, "%s", url);
-		return;
+	if (userinfo != NULL) {
+		/* The userinfo ends at the last '@' before any query or
+		 * fragment: a password may itself hold '@' or '/'. */
+		size_t span = strcspn(userinfo, "?#");
+
+		for (const char *p = userinfo; p < userinfo + span; p++)
+			if (*p == '@')
+				at = p;
+		if (at != NULL)
+			colon = memchr(userinfo, ':', (size_t)(at - userinfo));
 	}
-	snprintf(out, outsz, "%.*s:***%s", (int)(colon - url), url, at);
+	for (const char *p = url; *p != '\0' && o + 1 < outsz;) {
+		size_t n;
+
+		if (colon != NULL && p == colon + 1) {
+			/* user:password@ -> user:***@ */
+			for (const char *r = "***"; *r != '\0' && o + 1 < outsz; r++)
+				out[o++] = *r;
+			p = at;
+			continue;
+		}
+		/* password=... in a query string or a key=value string. */
+		if ((p == url || p[-1] == '?' || p[-1] == '&' || p[-1] == ' ' || p[-1] == ';') &&
+		    secret_param(p, &n)) {
+			for (size_t i = 0; i <= n && o + 1 < outsz; i++)
+				out[o++] = p[i];
+			for (const char *r = "***"; *r != '\0' && o + 1 < outsz; r++)
+				out[o++] = *r;
+			p += n + 1;
+			p += strcspn(p, "& ;");
+			continue;
+		}
+		out[o++] = *p++;
+	}
+	out[o] = '\0';
 }

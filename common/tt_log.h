@@ -26,8 +26,13 @@ struct tt_logrec {
 };
 
 /* Sets the command name and reads LOG_LEVEL. An unknown level is reported
- * and info is used. Call once at the top of main(). */
+ * and info is used. Also holds any closed fd 0-2 with /dev/null, so no file
+ * the command opens lands on a standard number. Call first in main(). */
 void tt_log_init(const char *cmd);
+
+/* Whether standard output was closed when tt_log_init() ran (it then holds
+ * /dev/null; tt_out_stdout() turns that into a write error). */
+bool tt_log_stdout_was_closed(void);
 
 /* The command name given to tt_log_init() ("ttlc" before). */
 const char *tt_log_cmd(void);
@@ -48,8 +53,11 @@ void tt_log_end(struct tt_logrec *r);
 /* One-liners for a message with at most one string field (field may be NULL). */
 void tt_log_msg(enum tt_log_level level, const char *msg, const char *key, const char *val);
 
-/* Copies url into out (size outsz, always terminated) with any password
- * replaced by "***": "redis://:pw@h" -> "redis://:***@h". */
+/* Copies url into out (size outsz, always terminated) with every password
+ * replaced by "***": the userinfo's ("redis://:pw@h" -> "redis://:***@h",
+ * even when the password holds '@' or '/'), and the value of a password,
+ * pwd, token, apikey or secret parameter in a query string or a libpq
+ * key=value string ("host=h password=pw" -> "host=h password=***"). */
 void tt_log_redact_url(const char *url, char *out, size_t outsz);
 
 #endif

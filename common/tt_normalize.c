@@ -559,7 +559,7 @@ tt_normalizer_line(struct tt_normalizer *n, const char *line, size_t len,
 	struct tt_json *in = NULL, *ev, *payload, *raw, *user;
 	const struct tt_json *type, *data, *stream, *session, *seq;
 	struct tt_schema_error serr;
-	char idsrc[512], *event_id;
+	char idsrc[1024], *event_id;
 	const char *event_type;
 	int idlen;
 
@@ -598,7 +598,8 @@ tt_normalizer_line(struct tt_normalizer *n, const char *line, size_t len,
 	seq = tt_json_get(in, "seqNo");
 
 	/* eventId = sha256(streamId:sessionId:seqNo:type); the schema bounds
-	 * every part, so idsrc cannot overflow. seqNo is written in canonical
+	 * every part (64 + 36 + 16 + 128 characters of at most 4 bytes), so
+	 * idsrc cannot overflow. seqNo is written in canonical
 	 * decimal, so 5 and 5.0 give one id. */
 	idlen = snprintf(idsrc, sizeof idsrc, "%.*s:%.*s:%lld:%.*s", (int)stream->len, stream->str,
 	    (int)session->len, session->str, (long long)seq_value(seq), (int)type->len, type->str);

@@ -9,6 +9,8 @@
 
 #define OUT_BUFFER (64 * 1024)
 
+static void record(struct tt_out *o);
+
 void
 tt_out_stdout(struct tt_out *o)
 {
@@ -20,6 +22,10 @@ tt_out_stdout(struct tt_out *o)
 	o->err = 0;
 	o->own = true;
 	setvbuf(stdout, buffer, _IOFBF, sizeof buffer);
+	if (tt_log_stdout_was_closed()) {
+		errno = EBADF;
+		record(o);
+	}
 }
 
 bool

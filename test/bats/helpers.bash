@@ -1,0 +1,140 @@
+# helpers.bash - shared setup for the bats suites (load 'helpers').
+#
+# Environment (set by scripts/test; defaults for a manual `bats test/bats`):
+#   TTLC_ROOT  the repository root
+#   PATH       starts with the directory of the binaries under test
+#   AJV        the ajv-cli binary (default: $TTLC_ROOT/build/npm/node_modules/.bin/ajv,
+#              then ajv on PATH)
+
+TTLC_ROOT=${TTLC_ROOT:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
+export TTLC_ROOT
+FIXTURES=$TTLC_ROOT/test/fixtures
+SCHEMA_DIR=$TTLC_ROOT/schema
+RAW_FRAMES=$FIXTURES/raw-frames.ndjson
+DLQ_FRAMES=$FIXTURES/dlq-frames.ndjson
+DLQ_REASONS=$FIXTURES/dlq-frames.reasons
+UNIFIED_EVENTS=$FIXTURES/unified-events.ndjson
+
+# Without a runner, prefer the sanitizer build, then the release build.
+if ! command -v tt-normalize >/dev/null 2>&1; then
+	for d in "$TTLC_ROOT/build/asan/bin" "$TTLC_ROOT/build/release/bin"; do
+		if [ -x "$d/tt-normalize" ]; then
+			PATH=$d:$PATH
+			break
+		fi
+	done
+fi
+
+# Every test runs in a directory of its own, removed by bats afterwards.
+ttlc_setup() {
+	cd "$BATS_TEST_TMPDIR" || return 1
+	# Timestamps in logs and DLQ records stay UTC whatever the host says.
+	export TZ=UTC LOG_LEVEL=info
+}
+
+# run_normalize ARGS... - runs tt-normalize; stdout goes to out.ndjson,
+# stderr to err.log, the exit status to $status. Redirect stdin on the call.
+run_normalize() {
+	status=0
+	tt-normalize "$@" >out.ndjson 2>err.log || status=$?
+}
+
+# exit_log - the "exit" record tt-normalize wrote to err.log, compact.
+exit_log() {
+	jq -cR 'fromjson? | select(.msg == "exit")' err.log
+}
+
+# exit_counts - "in out dlq blank status" from the exit record.
+exit_counts() {
+	exit_log | jq -r '"\(.in) \(.out) \(.dlq) \(.blank) \(.status)"'
+}
+
+# fail MESSAGE... - ends the test with a message on the bats report.
+fail() {
+	printf '%s\n' "$@" >&2
+	return 1
+}
+
+# expect_status WANT - checks $status, showing stderr when it differs.
+expect_status() {
+	if [ "$status" -ne "$1" ]; then
+		fail "exit status $status, want $1" "--- stderr:" "$(cat err.log 2>/dev/null)"
+		return 1
+	fi
+}
+
+# split_lines FILE DIR - writes line N of FILE to DIR/line-NNNN.json.
+split_lines() {
+	mkdir -p "$2"
+	awk -v dir="$2" '{ f = sprintf("%s/line-%04d.json", dir, NR); print > f; close(f) }' "$1"
+}
+
+# ---- ajv-cli (JSON Schema 2020-12, with ajv-formats) -----------------------
+
+# require_ajv - sets AJV_BIN and AJV_FORMATS, or fails the test.
+require_ajv() {
+	local c real nm
+
+	AJV_BIN=
+	for c in "${AJV:-}" "$TTLC_ROOT/build/npm/node_modules/.bin/ajv" "$(command -v ajv 2>/dev/null)"; do
+		if [ -n "$c" ] && [ -x "$c" ]; then
+			AJV_BIN=$c
+			break
+		fi
+	done
+	if [ -z "$AJV_BIN" ]; then
+		fail "ajv-cli not found: set AJV to the ajv binary (npm install ajv-cli@5 ajv-formats@3)"
+		return 1
+	fi
+	# ajv -c resolves a bare module name from the current directory, so
+	# name ajv-formats by its path in the node_modules that holds ajv-cli.
+	real=$(readlink -f "$AJV_BIN")
+	nm=${real%/ajv-cli/*}
+	if [ -d "$nm/ajv-formats" ]; then
+		AJV_FORMATS=$nm/ajv-formats
+	else
+		AJV_FORMATS=ajv-formats
+		export NODE_PATH=$nm${NODE_PATH:+:$NODE_PATH}
+	fi
+}
+
+# ajv_validate SCHEMA DIR - validates every DIR/*.json against SCHEMA.
+# Succeeds only when each file is reported valid; ajv's report is in
+# ajv.log. An empty DIR is an error, not a pass.
+ajv_validate() {
+	local schema=$1 dir=$2 files valid rc=0
+
+	require_ajv || return 1
+	files=$(find "$dir" -maxdepth 1 -name '*.json' | wc -l)
+	if [ "$files" -eq 0 ]; then
+		fail "no files to validate in $dir"
+		return 1
+	fi
+	"$AJV_BIN" validate --spec=draft2020 --allow-union-types -c "$AJV_FORMATS" \
+	    -s "$schema" -d "$dir/*.json" >ajv.log 2>&1 || rc=$?
+	valid=$(grep -c ' valid$' ajv.log || true)
+	if [ "$rc" -ne 0 ] || [ "$valid" -ne "$files" ]; then
+		fail "ajv: $valid of $files valid against $(basename "$schema") (exit $rc)" "$(head -c 4000 ajv.log)"
+		return 1
+	fi
+}
+
+# ajv_rejects SCHEMA DIR - succeeds only when ajv reports every DIR/*.json
+# invalid (the negative control: proves the check can fail).
+ajv_rejects() {
+	local schema=$1 dir=$2 files invalid rc=0
+
+	require_ajv || return 1
+	files=$(find "$dir" -maxdepth 1 -name '*.json' | wc -l)
+	if [ "$files" -eq 0 ]; then
+		fail "no files to validate in $dir"
+		return 1
+	fi
+	"$AJV_BIN" validate --spec=draft2020 --allow-union-types -c "$AJV_FORMATS" \
+	    -s "$schema" -d "$dir/*.json" >ajv.log 2>&1 || rc=$?
+	invalid=$(grep -c ' invalid$' ajv.log || true)
+	if [ "$rc" -eq 0 ] || [ "$invalid" -ne "$files" ]; then
+		fail "ajv: $invalid of $files rejected by $(basename "$schema") (exit $rc), want all" "$(head -c 4000 ajv.log)"
+		return 1
+	fi
+}
