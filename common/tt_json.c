@@ -11,12 +11,6 @@
 
 #define ARENA_CHUNK (64 * 1024)
 
-struct tt_arena_chunk {
-	struct tt_arena_chunk *older;
-	size_t size; /* usable bytes in data[] */
-	size_t off;  /* bytes used in data[] */
-	max_align_t data[];
-};
 
 void
 tt_arena_init(struct tt_arena *a, size_t max)
@@ -28,7 +22,7 @@ tt_arena_init(struct tt_arena *a, size_t max)
 }
 
 void *
-tt_arena_alloc(struct tt_arena *a, size_t size)
+tt_arena_alloc_slow(struct tt_arena *a, size_t size)
 {
 	const size_t align = sizeof(max_align_t);
 	struct tt_arena_chunk *c = a->head;
@@ -718,18 +712,38 @@ tt_json_new_str(struct tt_arena *a, const char *s, size_t len)
 	return v;
 }
 
+size_t
+tt_json_format_int(int64_t n, char buf[TT_JSON_INT_LEN])
+{
+	char tmp[TT_JSON_INT_LEN];
+	uint64_t u = n < 0 ? 0 - (uint64_t)n : (uint64_t)n;
+	size_t len = 0, i = 0;
+
+	/* Called for every number an event holds: no printf machinery. */
+	do {
+		tmp[i++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (n < 0)
+		buf[len++] = '-';
+	while (i > 0)
+		buf[len++] = tmp[--i];
+	buf[len] = '\0';
+	return len;
+}
+
 struct tt_json *
 tt_json_new_int(struct tt_arena *a, int64_t n)
 {
 	struct tt_json *v = tt_json_new(a, TT_JSON_NUMBER);
-	char buf[24];
-	int len;
+	char buf[TT_JSON_INT_LEN];
+	size_t len;
 
 	if (v == NULL)
 		return NULL;
-	len = snprintf(buf, sizeof buf, "%lld", (long long)n);
-	v->str = tt_arena_strdup(a, buf, (size_t)len);
-	v->len = (size_t)len;
+	len = tt_json_format_int(n, buf);
+	v->str = tt_arena_strdup(a, buf, len);
+	v->len = len;
 	return v->str == NULL ? NULL : v;
 }
 

@@ -20,7 +20,12 @@
 
 /* ---- arena ---------------------------------------------------------- */
 
-struct tt_arena_chunk;
+struct tt_arena_chunk {
+	struct tt_arena_chunk *older;
+	size_t size; /* usable bytes in data[] */
+	size_t off;  /* bytes used in data[] */
+	max_align_t data[];
+};
 
 /* A bump allocator with a ceiling: allocation past max bytes fails (returns
  * NULL) instead of growing without bound. */
@@ -32,8 +37,29 @@ struct tt_arena {
 };
 
 void tt_arena_init(struct tt_arena *a, size_t max);
-/* Returns size bytes aligned for any object, or NULL past the ceiling. */
-void *tt_arena_alloc(struct tt_arena *a, size_t size);
+
+/* The general case of tt_arena_alloc: a new chunk, or the ceiling. */
+void *tt_arena_alloc_slow(struct tt_arena *a, size_t size);
+
+/* Returns size bytes aligned for any object, or NULL past the ceiling.
+ * Inline: every node of every line comes from here. */
+static inline void *
+tt_arena_alloc(struct tt_arena *a, size_t size)
+{
+	const size_t align = sizeof(max_align_t);
+	struct tt_arena_chunk *c = a->head;
+	size_t need = (size + align - 1) / align * align;
+
+	if (c != NULL && need >= size && c->size - c->off >= need && need <= a->max - a->used &&
+	    a->used <= a->max) {
+		void *p = (char *)c->data + c->off;
+
+		c->off += need;
+		a->used += need;
+		return p;
+	}
+	return tt_arena_alloc_slow(a, size);
+}
 /* Copies s[0..len) plus a NUL; NULL past the ceiling. */
 char *tt_arena_strdup(struct tt_arena *a, const char *s, size_t len);
 /* Forgets everything allocated; keeps the first chunk for reuse. */
@@ -129,6 +155,10 @@ bool tt_json_truthy(const struct tt_json *v);
 struct tt_json *tt_json_new(struct tt_arena *a, enum tt_json_kind kind);
 struct tt_json *tt_json_new_str(struct tt_arena *a, const char *s, size_t len);
 struct tt_json *tt_json_new_int(struct tt_arena *a, int64_t v);
+
+/* Decimal text of n into buf (NUL-terminated); returns its length. */
+#define TT_JSON_INT_LEN 21
+size_t tt_json_format_int(int64_t n, char buf[TT_JSON_INT_LEN]);
 struct tt_json *tt_json_new_bool(struct tt_arena *a, bool v);
 /* A copy of v: for a parsed container, a verbatim node pointing at its
  * input text; for a built one, a deep copy. Keys are shared, not copied. */

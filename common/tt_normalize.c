@@ -544,6 +544,32 @@ reject(struct tt_normalizer *n, struct tt_norm_result *res, const char *reason,
 	return rec != NULL && tt_json_write(n->writer, rec, &res->text, &res->len);
 }
 
+/* Writes streamId:sessionId:seqNo:type into buf; returns its length, or 0
+ * if it does not fit. */
+static size_t
+event_id_source(char *buf, size_t size, const struct tt_json *stream,
+    const struct tt_json *session, int64_t seq, const struct tt_json *type)
+{
+	char num[TT_JSON_INT_LEN];
+	size_t numlen = tt_json_format_int(seq, num);
+	size_t len = stream->len + session->len + numlen + type->len + 3;
+	char *p = buf;
+
+	if (len > size)
+		return 0;
+	memcpy(p, stream->str, stream->len);
+	p += stream->len;
+	*p++ = ':';
+	memcpy(p, session->str, session->len);
+	p += session->len;
+	*p++ = ':';
+	memcpy(p, num, numlen);
+	p += numlen;
+	*p++ = ':';
+	memcpy(p, type->str, type->len);
+	return len;
+}
+
 static void
 schema_error_text(struct tt_normalizer *n, const struct tt_schema_error *e)
 {
@@ -561,7 +587,7 @@ tt_normalizer_line(struct tt_normalizer *n, const char *line, size_t len,
 	struct tt_schema_error serr;
 	char idsrc[1024], *event_id;
 	const char *event_type;
-	int idlen;
+	size_t idlen;
 
 	tt_arena_reset(a);
 	/* Room for the tree of a line this long, its event and a DLQ record. */
@@ -601,11 +627,9 @@ tt_normalizer_line(struct tt_normalizer *n, const char *line, size_t len,
 	 * every part (64 + 36 + 16 + 128 characters of at most 4 bytes), so
 	 * idsrc cannot overflow. seqNo is written in canonical
 	 * decimal, so 5 and 5.0 give one id. */
-	idlen = snprintf(idsrc, sizeof idsrc, "%.*s:%.*s:%lld:%.*s", (int)stream->len, stream->str,
-	    (int)session->len, session->str, (long long)seq_value(seq), (int)type->len, type->str);
+	idlen = event_id_source(idsrc, sizeof idsrc, stream, session, seq_value(seq), type);
 	event_id = tt_arena_alloc(a, TT_SHA256_HEX_LEN);
-	if (idlen < 0 || (size_t)idlen >= sizeof idsrc || event_id == NULL ||
-	    !tt_sha256_hex(n->sha, idsrc, (size_t)idlen, event_id)) {
+	if (idlen == 0 || event_id == NULL || !tt_sha256_hex(n->sha, idsrc, idlen, event_id)) {
 		snprintf(n->error, sizeof n->error, "cannot compute eventId");
 		return reject(n, res, "internal", line, len, lineno, false, in);
 	}
