@@ -22,7 +22,8 @@ CFLAGS_asan = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-s
 LDFLAGS_asan = -fsanitize=address,undefined
 
 O = build/$(BUILD)
-ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS_$(BUILD)) -Icommon -I$(O)/gen $(PKG_CFLAGS) $(CFLAGS)
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS_$(BUILD)) -Icommon -I$(O)/gen $(PKG_CFLAGS) \
+    -DTTLC_DATADIR='"$(PREFIX)/share/ttlc"' $(CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS_$(BUILD)) $(LDFLAGS)
 LIBS = $(PKG_LIBS) -lm
 
@@ -102,7 +103,7 @@ fuzz: deps $(FUZZ_TARGETS)
 	scripts/fuzz $(FUZZ_TIME)
 
 # Every suite, under AddressSanitizer and UndefinedBehaviorSanitizer.
-test: deps
+test: deps lint
 	@$(MAKE) --no-print-directory BUILD=asan bins
 	@$(MAKE) --no-print-directory $(FUZZ_TARGETS)
 	scripts/test
@@ -119,12 +120,13 @@ lint:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7 \
-	    $(DESTDIR)$(PREFIX)/share/ttlc/schema
+	    $(DESTDIR)$(PREFIX)/share/ttlc/schema $(DESTDIR)$(PREFIX)/share/ttlc/fixtures
 	install -m 755 $(COMMANDS:%=build/release/bin/%) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 	install -m 644 $(SCHEMAS) $(DESTDIR)$(PREFIX)/share/ttlc/schema/
+	install -m 644 test/fixtures/raw-frames.ndjson $(DESTDIR)$(PREFIX)/share/ttlc/fixtures/
 
 clean:
 	rm -rf build bin

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tt_config.h"
 #include "tt_exit.h"
@@ -26,7 +27,7 @@
 	"Writes raw.v1 frames of TikTok LIVE sessions on standard output.\n" \
 	"  --provider NAME  mock (default: INGEST_PROVIDER, else mock)\n" \
 	"  --fixture FILE   mock: frames to play (default: INGEST_FIXTURE, else\n" \
-	"                   test/fixtures/raw-frames.ndjson)\n" \
+	"                   test/fixtures/raw-frames.ndjson, else the installed one)\n" \
 	"  --keep-session   mock: keep the fixture's sessionId\n" \
 	"  --stream-id ID   mock: use ID as streamId\n" \
 	"  --rate N         mock: at most N frames per second\n" \
@@ -34,7 +35,13 @@
 	"  --limit N        mock: stop after N fixture frames\n" \
 	"  --retime         mock: stamp timestamp with the current time\n"
 
+/* The fixture in a source tree, else the one `make install` put in
+ * TTLC_DATADIR (set by the Makefile). */
 #define DEFAULT_FIXTURE "test/fixtures/raw-frames.ndjson"
+#ifndef TTLC_DATADIR
+#define TTLC_DATADIR "/usr/local/share/ttlc"
+#endif
+#define INSTALLED_FIXTURE TTLC_DATADIR "/fixtures/raw-frames.ndjson"
 
 struct mock_opts {
 	const char *fixture;
@@ -108,7 +115,7 @@ peek_fixture(const char *path, char *stream, size_t streamsz, char *session, siz
  * are, so a malformed frame stays malformed for the normalizer to reject. */
 static bool
 emit_fixture_frame(struct tt_ingest *s, const struct mock_opts *o, const struct tt_json *v,
-    struct tt_arena *a)
+    struct tt_arena *a, struct mock_counts *c)
 {
 	static const char *const assigned[] = { "sessionId", "seqNo", "ingestedAt" };
 	struct tt_json *f = tt_json_new(a, TT_JSON_OBJECT);
@@ -140,7 +147,7 @@ emit_fixture_frame(struct tt_ingest *s, const struct mock_opts *o, const struct 
 		}
 		if (strcmp(m->key, "sessionId") == 0)
 			seen[0] = true;
-		tt_json_add(f, m->key, val);
+		tt_json_add_n(f, m->key, m->key_len, val);
 	}
 	for (size_t i = 0; i < 3; i++) {
 		if (seen[i])
@@ -154,6 +161,8 @@ emit_fixture_frame(struct tt_ingest *s, const struct mock_opts *o, const struct 
 	}
 	if (a->failed || !tt_json_write(s->writer, f, &text, &len)) {
 		tt_log_msg(TT_LOG_WARN, "fixture frame too large, skipped", NULL, NULL);
+		s->seq--; /* the number goes to the next frame: no gap */
+		c->too_long++;
 		return true;
 	}
 	s->frames++;
@@ -233,7 +242,7 @@ play_once(struct tt_ingest *s, const struct mock_opts *o, struct mock_counts *c,
 				c->skipped++;
 				continue;
 			}
-			ok = emit_fixture_frame(s, o, v, &a);
+			ok = emit_fixture_frame(s, o, v, &a, c);
 		} else {
 			/* Not a frame we can re-stamp: pass it on for the
 			 * normalizer's DLQ rather than hide it. */
@@ -261,6 +270,8 @@ play_once(struct tt_ingest *s, const struct mock_opts *o, struct mock_counts *c,
 	tt_lines_close(&lines);
 	return rc;
 }
+/* The mock provider: one session playing the fixture (again and again
+ * with --loop). Returns the exit status. */
 
 static int
 run_mock(const struct mock_opts *o, struct tt_out *out)
@@ -293,6 +304,8 @@ run_mock(const struct mock_opts *o, struct tt_out *out)
 	do {
 		c.rounds++;
 		rc = play_once(&s, o, &c, &due, &why);
+		if (why == NULL && tt_stop_requested())
+			why = "stopped";
 	} while (rc == TT_EXIT_OK && why == NULL && o->loop && c.frames > 0);
 	if (rc == TT_EXIT_OK && why == NULL)
 		why = tt_stop_requested() ? "stopped" : "end_of_fixture";
@@ -353,8 +366,8 @@ main(int argc, char **argv)
 			o.stream_id = optarg;
 			break;
 		case 'r':
-			if (!tt_parse_double(optarg, &o.rate) || o.rate <= 0 || o.rate > 1e6)
-				tt_usage_error(USAGE, "--rate must be a number of frames per second up to 1000000", optarg);
+			if (!tt_parse_double(optarg, &o.rate) || o.rate < 0.001 || o.rate > 1e6)
+				tt_usage_error(USAGE, "--rate must be from 0.001 to 1000000 frames per second", optarg);
 			break;
 		case 'l':
 			o.loop = true;
@@ -386,7 +399,7 @@ main(int argc, char **argv)
 		return TT_EXIT_CONFIG;
 	}
 	if (o.fixture == NULL)
-		o.fixture = DEFAULT_FIXTURE;
+		o.fixture = access(DEFAULT_FIXTURE, R_OK) == 0 ? DEFAULT_FIXTURE : INSTALLED_FIXTURE;
 	tt_out_stdout(&out);
 	tt_stop_on_signals();
 	rc = run_mock(&o, &out);

@@ -57,7 +57,9 @@ struct counts {
 	uint64_t in, out, dlq, blank;
 };
 
-/* Handles one rejected line: to the DLQ file, or as a warning. */
+/* Handles one rejected line: to the DLQ file, or, without one, as an
+ * error-level log line (it is then the only trace of the line, so no
+ * LOG_LEVEL may hide it). */
 static bool
 dead_letter(struct tt_out *dlq, const struct tt_norm_result *res, uint64_t lineno)
 {
@@ -65,7 +67,7 @@ dead_letter(struct tt_out *dlq, const struct tt_norm_result *res, uint64_t linen
 
 	if (dlq != NULL)
 		return tt_out_line(dlq, res->text, res->len);
-	if (tt_log_begin(&r, TT_LOG_WARN, "line rejected")) {
+	if (tt_log_begin(&r, TT_LOG_ERROR, "line rejected")) {
 		tt_log_uint(&r, "line", lineno);
 		tt_log_str(&r, "reason", res->reason);
 		tt_log_str(&r, "error", res->error);

@@ -13,7 +13,7 @@ tt_ack_copy(struct tt_arena *a, struct tt_json *out, const struct tt_json *in)
 		return;
 	for (const struct tt_json *m = in->first; m != NULL; m = m->next)
 		if (m->key_len > 0 && m->key[0] == '_')
-			tt_json_add(out, m->key, tt_json_new_copy(a, m));
+			tt_json_add_n(out, m->key, m->key_len, tt_json_new_copy(a, m));
 }
 
 /* A cut line may end inside a UTF-8 sequence: the length up to the last

@@ -289,8 +289,17 @@ parse_string(struct tt_json_parser *ps, const char **str, size_t *len, const cha
 		ps->p = q + 1;
 		return true;
 	}
-	/* Escapes: decode; the result is never longer than the input. */
-	out = tt_arena_alloc(ps->arena, (size_t)(ps->end - begin) + 1);
+	/* Escapes: find this string's end, then decode; the result is never
+	 * longer than its escaped text. */
+	{
+		const char *e = q;
+
+		while (e < ps->end && *e != '"')
+			e += *e == '\\' ? 2 : 1;
+		if (e > ps->end)
+			e = ps->end;
+		out = tt_arena_alloc(ps->arena, (size_t)(e - begin) + 1);
+	}
 	if (out == NULL)
 		return parse_fail(ps, TT_JSON_ERR_MEMORY, "value too large");
 	memcpy(out, begin, (size_t)(q - begin));
@@ -340,9 +349,10 @@ parse_string(struct tt_json_parser *ps, const char **str, size_t *len, const cha
 				else
 					ps->p = save;
 			}
-			/* A lone surrogate is not a character: U+FFFD. */
+			/* A lone surrogate is not a character; copied verbatim
+			 * it would also break every consumer downstream. */
 			if (cp >= 0xd800 && cp <= 0xdfff)
-				cp = 0xfffd;
+				return parse_fail(ps, TT_JSON_ERR_UTF8, "\\u escape of a lone surrogate");
 			o += put_utf8(o, cp);
 			break;
 		}
@@ -653,6 +663,19 @@ tt_json_int(const struct tt_json *v, int64_t *out)
 		return false;
 	s = v->str;
 	len = v->len;
+	if (v->kind == TT_JSON_NUMBER && memchr(s, '.', len) == NULL &&
+	    memchr(s, 'e', len) == NULL && memchr(s, 'E', len) == NULL) {
+		/* plain integer literal: below */
+	} else if (v->kind == TT_JSON_NUMBER) {
+		/* 3.0 and 1e3 are integers too (JSON Schema says so); exact
+		 * only up to 2^53. */
+		double d = strtod(s, NULL);
+
+		if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0) || d != (double)(int64_t)d)
+			return false;
+		*out = (int64_t)d;
+		return true;
+	}
 	if (len > 0 && s[0] == '-') {
 		neg = true;
 		i = 1;
@@ -788,8 +811,7 @@ tt_json_new_copy(struct tt_arena *a, const struct tt_json *src)
 
 			if (cc == NULL)
 				return NULL;
-			tt_json_add(v, c->key, cc);
-			cc->key_len = c->key_len;
+			tt_json_add_n(v, c->key, c->key_len, cc);
 		}
 		return v;
 	}
@@ -805,10 +827,16 @@ tt_json_new_copy(struct tt_arena *a, const struct tt_json *src)
 void
 tt_json_add(struct tt_json *parent, const char *key, struct tt_json *child)
 {
+	tt_json_add_n(parent, key, key == NULL ? 0 : strlen(key), child);
+}
+
+void
+tt_json_add_n(struct tt_json *parent, const char *key, size_t key_len, struct tt_json *child)
+{
 	if (parent == NULL || child == NULL)
 		return;
 	child->key = key;
-	child->key_len = key == NULL ? 0 : strlen(key);
+	child->key_len = key_len;
 	child->next = NULL;
 	if (parent->last == NULL)
 		parent->first = child;
@@ -847,6 +875,7 @@ tt_json_writer_free(struct tt_json_writer *w)
 	yajl_gen_free(w->gen);
 	free(w);
 }
+/* Writes v (and its children) with yajl; false when yajl refuses. */
 
 static bool
 gen_value(yajl_gen g, const struct tt_json *v)

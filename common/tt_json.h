@@ -103,7 +103,7 @@ struct tt_json {
 enum tt_json_err {
 	TT_JSON_OK,
 	TT_JSON_ERR_SYNTAX, /* not JSON */
-	TT_JSON_ERR_UTF8,   /* not UTF-8 */
+	TT_JSON_ERR_UTF8,   /* not UTF-8, or an escaped lone surrogate */
 	TT_JSON_ERR_DEPTH,  /* nested deeper than TT_JSON_MAX_DEPTH */
 	TT_JSON_ERR_MEMORY, /* the arena's ceiling was reached */
 };
@@ -139,9 +139,9 @@ const struct tt_json *tt_json_at(const struct tt_json *arr, size_t index);
 /* Whether v is a string equal to s. */
 bool tt_json_str_eq(const struct tt_json *v, const char *s);
 
-/* Reads v as an integer: a number literal without fraction or exponent, or a
- * string of decimal digits (proto3 JSON writes int64 that way). Returns false
- * for anything else, or on overflow. */
+/* Reads v as an integer: a number with an integral value (5, 5.0, 5e0;
+ * beyond 2^53 only plain literals), or a string of decimal digits (proto3
+ * JSON writes int64 that way). False for anything else, or on overflow. */
 bool tt_json_int(const struct tt_json *v, int64_t *out);
 
 /* Whether v is true, or a number/digit string other than 0. */
@@ -167,6 +167,9 @@ struct tt_json *tt_json_new_copy(struct tt_arena *a, const struct tt_json *v);
 /* Appends child to an array (key NULL) or as member key of an object. The
  * key is not copied: it must outlive the tree (a literal, or arena text). */
 void tt_json_add(struct tt_json *parent, const char *key, struct tt_json *child);
+
+/* The same with the key's length given (a parsed key may hold NUL). */
+void tt_json_add_n(struct tt_json *parent, const char *key, size_t key_len, struct tt_json *child);
 
 /* ---- generating ----------------------------------------------------- */
 

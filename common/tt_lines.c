@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "tt_config.h"
+#include "tt_log.h"
 
 #define READ_BLOCK (64 * 1024)
 
@@ -59,13 +60,17 @@ fill(struct tt_lines *r)
 	}
 	if (r->flush != NULL)
 		r->flush(r->flush_ctx);
-	if (tt_stop_requested())
+	if (tt_stop_requested()) {
+		r->stopped = true;
 		return 0;
+	}
 	do {
 		n = read(r->fd, r->buf + r->end, r->cap - r->end);
 		/* A stop signal ends the input like end of file does. */
-		if (n < 0 && errno == EINTR && tt_stop_requested())
+		if (n < 0 && errno == EINTR && tt_stop_requested()) {
+			r->stopped = true;
 			return 0;
+		}
 	} while (n < 0 && errno == EINTR);
 	if (n > 0)
 		r->end += (size_t)n;
@@ -107,7 +112,10 @@ tt_lines_next(struct tt_lines *r, const char **line, size_t *len)
 			take(r, line, len, n_line);
 			r->start += n_line + 1;
 			return TT_LINES_OK;
-		} else if (nl != NULL || avail > r->max) {
+		} else if (nl != NULL || avail > r->max + 1 ||
+		    (avail == r->max + 1 && r->buf[r->end - 1] != '\r')) {
+			/* (max + 1 bytes ending in '\r' may still be a CRLF
+			 * line of max bytes: read on to see.) */
 			/* Over-long: hand out its first max bytes, skip the rest. */
 			take(r, line, len, r->max);
 			*len = r->max;
@@ -118,6 +126,17 @@ tt_lines_next(struct tt_lines *r, const char **line, size_t *len)
 		if (r->eof) {
 			if (r->skipping || avail == 0)
 				return TT_LINES_EOF;
+			if (r->stopped) {
+				struct tt_logrec lr;
+
+				if (tt_log_begin(&lr, TT_LOG_WARN, "stopped in the middle of a line; its start is dropped")) {
+					tt_log_uint(&lr, "line", r->lineno + 1);
+					tt_log_uint(&lr, "bytes", avail);
+					tt_log_end(&lr);
+				}
+				r->start = r->end;
+				return TT_LINES_EOF;
+			}
 			take(r, line, len, avail);
 			r->start = r->end;
 			return TT_LINES_OK;

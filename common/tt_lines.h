@@ -33,6 +33,7 @@ struct tt_lines {
 	size_t max;                /* longest line returned whole */
 	size_t start, end;         /* unread bytes are buf[start..end) */
 	bool eof;
+	bool stopped;              /* eof came from a stop signal, not the input */
 	bool skipping;             /* discarding the rest of an over-long line */
 	uint64_t lineno;           /* 1-based number of the line last returned */
 	void (*flush)(void *ctx);  /* called before a read that may block */
@@ -44,8 +45,10 @@ struct tt_lines {
  * short. */
 bool tt_lines_open(struct tt_lines *r, const char *path, size_t max);
 
-/* Returns the next line in *line / *len (not NUL-terminated, valid until the
- * next call). */
+/* Returns the next line in line and len (not NUL-terminated, valid until
+ * the next call). After a stop signal (tt_stop_on_signals) the lines
+ * already read are still returned, then TT_LINES_EOF; an unfinished last
+ * line is then logged and dropped, as its writer never finished it. */
 enum tt_lines_status tt_lines_next(struct tt_lines *r, const char **line, size_t *len);
 
 void tt_lines_close(struct tt_lines *r);

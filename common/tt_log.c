@@ -185,22 +185,52 @@ tt_log_msg(enum tt_log_level level, const char *msg, const char *key, const char
 	tt_log_end(&r);
 }
 
-/* Whether s starts with a secret-bearing parameter name followed by '='
- * (case-insensitive); the name's length in *n. */
+/* Whether the parameter name s[0..n) names a secret: it contains pass,
+ * pwd, token, key or secret, in any case (password, sslpassword, apiKey,
+ * access_token, x-api-key ...). */
 static bool
-secret_param(const char *s, size_t *n)
+secret_name(const char *s, size_t n)
 {
-	static const char *const names[] = { "password", "passwd", "pwd", "pass", "apikey", "api_key", "token", "secret" };
+	static const char *const parts[] = { "pass", "pwd", "token", "key", "secret" };
 
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		size_t len = strlen(names[i]);
+	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+		size_t len = strlen(parts[i]);
 
-		if (strncasecmp(s, names[i], len) == 0 && s[len] == '=') {
-			*n = len;
-			return true;
-		}
+		for (size_t j = 0; j + len <= n; j++)
+			if (strncasecmp(s + j, parts[i], len) == 0)
+				return true;
 	}
 	return false;
+}
+
+/* If p starts a "name = value" parameter (query string or libpq key=value
+ * string) whose name is a secret, returns the end of its value (after a
+ * closing quote if quoted) and sets *value to where the value starts;
+ * else NULL. */
+static const char *
+secret_param(const char *p, const char **value)
+{
+	size_t n = strcspn(p, "=&;? \t");
+	const char *v = p + n;
+
+	if (n == 0)
+		return NULL;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (*v != '=' || !secret_name(p, n))
+		return NULL;
+	v++;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	*value = v;
+	if (*v == '\'') {
+		/* libpq quoting: 'a b\'c' */
+		for (v++; *v != '\0' && *v != '\''; v++)
+			if (*v == '\\' && v[1] != '\0')
+				v++;
+		return *v == '\'' ? v + 1 : v;
+	}
+	return v + strcspn(v, "&; \t#");
 }
 
 void
@@ -225,7 +255,7 @@ tt_log_redact_url(const char *url, char *out, size_t outsz)
 			colon = memchr(userinfo, ':', (size_t)(at - userinfo));
 	}
 	for (const char *p = url; *p != '\0' && o + 1 < outsz;) {
-		size_t n;
+		const char *value, *end;
 
 		if (colon != NULL && p == colon + 1) {
 			/* user:password@ -> user:***@ */
@@ -234,15 +264,12 @@ tt_log_redact_url(const char *url, char *out, size_t outsz)
 			p = at;
 			continue;
 		}
-		/* password=... in a query string or a key=value string. */
-		if ((p == url || p[-1] == '?' || p[-1] == '&' || p[-1] == ' ' || p[-1] == ';') &&
-		    secret_param(p, &n)) {
-			for (size_t i = 0; i <= n && o + 1 < outsz; i++)
-				out[o++] = p[i];
+		if ((p == url || strchr("?&; \t", p[-1]) != NULL) && (end = secret_param(p, &value)) != NULL) {
+			while (p < value && o + 1 < outsz)
+				out[o++] = *p++;
 			for (const char *r = "***"; *r != '\0' && o + 1 < outsz; r++)
 				out[o++] = *r;
-			p += n + 1;
-			p += strcspn(p, "& ;");
+			p = end;
 			continue;
 		}
 		out[o++] = *p++;

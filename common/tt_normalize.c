@@ -147,19 +147,18 @@ int_or(const struct tt_json *v, int64_t dflt)
 	return tt_json_int(v, &n) ? n : dflt;
 }
 
-/* seqNo as an integer. The schema has already checked that it is one
- * (possibly written 5.0 or 5e0) within 0..2^53, so strtod is exact. */
+/* seqNo as an integer; the schema has already checked that it is one
+ * (possibly written 5.0 or 5e0) within 0..2^53. */
 static int64_t
 seq_value(const struct tt_json *v)
 {
-	int64_t n;
-
-	if (tt_json_int(v, &n))
-		return n;
-	return (int64_t)strtod(v->str, NULL);
+	return int_or(v, 0);
 }
 
 /* ---- user --------------------------------------------------------------- */
+/* The event's user object from data.user (v3 or legacy names), with the
+ * moderator / subscriber / gifter signals of ttlc-event(5); NULL when the
+ * message has no user. */
 
 static struct tt_json *
 build_user(struct tt_arena *a, const struct tt_json *data)
@@ -220,6 +219,7 @@ build_user(struct tt_arena *a, const struct tt_json *data)
 }
 
 /* ---- payloads ------------------------------------------------------------ */
+/* CHAT: text (content, or legacy comment), language, emotes. */
 
 static void
 chat_payload(struct tt_arena *a, struct tt_json *p, const struct tt_json *data)
@@ -244,6 +244,8 @@ chat_payload(struct tt_arena *a, struct tt_json *p, const struct tt_json *data)
 		tt_json_add(p, "emotes", list);
 	}
 }
+/* GIFT: ids, counts and the streak rule (streakState, giftCount, coins)
+ * that keeps sums from counting a streak twice. */
 
 static void
 gift_payload(struct tt_arena *a, struct tt_json *p, const struct tt_json *data)
@@ -391,6 +393,16 @@ raw_payload(struct tt_arena *a, struct tt_json *p, const struct tt_json *type, c
 	add_copy(a, p, "displayType", tt_json_path(data, "common.displayText.key"));
 }
 
+/* Whether a SubNotify messageType says "subscribed": absent, 0, or its
+ * proto3 JSON enum name. Reminders and notices (other values) are not. */
+static bool
+sub_success(const struct tt_json *mt)
+{
+	int64_t n;
+
+	return mt == NULL || (tt_json_int(mt, &n) && n == 0) || tt_json_str_eq(mt, "SUB_SUCCESS");
+}
+
 /* Fills payload p for a raw frame of the given type and returns the
  * eventType. */
 static const char *
@@ -445,8 +457,7 @@ map_event(struct tt_arena *a, struct tt_json *p, const struct tt_json *type, con
 		if (key != NULL)
 			add_copy(a, p, "displayType", key);
 		return "RAW";
-	} else if (strcmp(t, "WebcastSubNotifyMessage") == 0 &&
-	    int_or(tt_json_get(data, "messageType"), 0) == 0) {
+	} else if (strcmp(t, "WebcastSubNotifyMessage") == 0 && sub_success(tt_json_get(data, "messageType"))) {
 		/* messageType 0 (or absent) is the subscription itself; the
 		 * others are reminders and sub-goal notices, which stay RAW. */
 		add_int(a, p, "subMonth", tt_json_get(data, "subMonth"));
@@ -515,6 +526,8 @@ raw_reason(const struct tt_schema_error *e)
 			return by_path[i].reason;
 	return "schema_violation";
 }
+/* Makes the DLQ record for this line in res; false only when even that
+ * cannot be built. */
 
 static bool
 reject(struct tt_normalizer *n, struct tt_norm_result *res, const char *reason,

@@ -366,6 +366,8 @@ annotation(const char *key)
 			return true;
 	return false;
 }
+/* Compiles one schema object (or boolean schema) into a node owned by s;
+ * an unsupported keyword marks s failed with the reason. */
 
 static struct node *
 compile_node(struct tt_schema *s, const struct tt_json *v)
@@ -752,6 +754,7 @@ push(struct vctx *c, const char *seg, size_t len)
 	c->depth++;
 	return true;
 }
+/* required, properties, patternProperties and additionalProperties. */
 
 static bool
 validate_object(struct vctx *c, const struct node *n, const struct tt_json *v)
@@ -818,6 +821,7 @@ validate_object(struct vctx *c, const struct node *n, const struct tt_json *v)
 	}
 	return true;
 }
+/* minItems and items. */
 
 static bool
 validate_array(struct vctx *c, const struct node *n, const struct tt_json *v)
@@ -845,6 +849,7 @@ validate_array(struct vctx *c, const struct node *n, const struct tt_json *v)
 	}
 	return true;
 }
+/* Whether v satisfies node n; on false, c->err (if set) says why. */
 
 static bool
 validate(struct vctx *c, const struct node *n, const struct tt_json *v)

@@ -134,6 +134,9 @@ tt_time_parse_iso(const char *s, size_t len, int64_t *ms)
 	}
 	if (i != len)
 		return false;
+	/* A leap second exists only at 23:59:60 UTC. */
+	if (sec == 60 && (((h * 60 + mi - (oh * 60 + om)) % 1440 + 1440) % 1440) != 23 * 60 + 59)
+		return false;
 	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
 	t -= oh * 3600 + om * 60;
 	*ms = t * 1000 + frac_ms;

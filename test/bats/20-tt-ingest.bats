@@ -149,3 +149,21 @@ fixture_frames() {
 	tt-ingest --fixture "$RAW_FRAMES" >/dev/full 2>err.log || status=$?
 	[ "$status" -eq 74 ]
 }
+
+@test "tt-ingest: a stop signal after a round's last frame ends --loop (no spin)" {
+	# Regression: the loop once started round after round after the stop.
+	sed -n 2p "$RAW_FRAMES" >one.ndjson
+	tt-ingest --fixture one.ndjson --rate 2 --loop >out.ndjson 2>err.log &
+	pid=$!
+	sleep 1.2
+	kill -TERM "$pid"
+	status=0
+	timeout 5 tail --pid="$pid" -f /dev/null || status=$?
+	[ "$status" -eq 0 ] || { kill -KILL "$pid"; false; }
+	wait "$pid"
+	[ "$(tail -1 out.ndjson | jq -r .data.reason)" = stopped ]
+}
+
+@test "tt-ingest: --rate below 0.001 is refused" {
+	run -2 tt-ingest --rate 1e-10
+}

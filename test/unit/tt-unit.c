@@ -295,7 +295,7 @@ test_json(void)
 	static const char doc[] =
 	    " {\"a\" : { \"b\" : [1, 2, {\"c\":\"d\"}] , \"e\":null},"
 	    "\"big\":18446744073709551615,\"neg\":-9223372036854775808,"
-	    "\"f\":-0.5e10,\"s\":\"x\\u00e9\\n\",\"id\":\"7311234567890123456\"} ";
+	    "\"f\":-0.5e10,\"g\":2.5,\"h\":3.0,\"s\":\"x\\u00e9\\n\",\"id\":\"7311234567890123456\"} ";
 	struct tt_json_parser *p = tt_json_parser_new();
 	struct tt_json_writer *w = tt_json_writer_new();
 	struct tt_arena a;
@@ -338,8 +338,10 @@ test_json(void)
 	v = tt_json_get(root, "neg");
 	check(tt_json_int(v, &n) && n == INT64_MIN, "tt_json_int: INT64_MIN");
 	v = tt_json_get(root, "f");
-	check(v != NULL && span_is(v->str, v->len, "-0.5e10") && !tt_json_int(v, &n),
-	    "tt_json_parse: -0.5e10 keeps its text, is not an integer");
+	check(v != NULL && span_is(v->str, v->len, "-0.5e10") && tt_json_int(v, &n) && n == -5000000000LL,
+	    "tt_json_parse: -0.5e10 keeps its text; tt_json_int: it is the integer -5000000000");
+	check(!tt_json_int(tt_json_get(root, "g"), &n), "tt_json_int: 2.5 is not an integer");
+	check(tt_json_int(tt_json_get(root, "h"), &n) && n == 3, "tt_json_int: 3.0 is the integer 3");
 	v = tt_json_get(root, "id");
 	check(tt_json_int(v, &n) && n == 7311234567890123456LL, "tt_json_int: a digit string (proto3 int64)");
 	v = tt_json_get(root, "s");
@@ -639,7 +641,7 @@ test_lines(void)
 		return;
 	n = 0;
 	for (unsigned i = 1; i <= 50000; i++) {
-		n += (size_t)sprintf(big + n, "line %u\n", i);
+		n += (size_t)snprintf(big + n, (4u << 20) - n, "line %u\n", i);
 		if (i == 25000) {
 			memset(big + n, 'z', 300000);
 			n += 300000;
@@ -707,6 +709,10 @@ test_redact(void)
 	redact_case("host=h password=secret dbname=x", "host=h password=*** dbname=x");
 	redact_case("postgresql://u:sec/ret@h/db", "postgresql://u:***@h/db");
 	redact_case("wss://ws.example/?uniqueId=a&apiKey=k3y", "wss://ws.example/?uniqueId=a&apiKey=***");
+	redact_case("host=h password='se cret' dbname=x", "host=h password=*** dbname=x");
+	redact_case("host=h password = secret", "host=h password = ***");
+	redact_case("postgresql://h/db?sslpassword=s3cr3t", "postgresql://h/db?sslpassword=***");
+	redact_case("https://h/cb?access_token=t0k3n&x=1", "https://h/cb?access_token=***&x=1");
 	redact_case("http://h/path@x:y", "http://h/path@x:y");
 	{
 		char out[256];
