@@ -242,7 +242,11 @@ play_once(struct tt_ingest *s, const struct mock_opts *o, struct mock_counts *c,
 				c->skipped++;
 				continue;
 			}
+			uint64_t skipped_before = c->too_long;
+
 			ok = emit_fixture_frame(s, o, v, &a, c);
+			if (ok && c->too_long != skipped_before)
+				continue; /* skipped: not a frame for --limit */
 		} else {
 			/* Not a frame we can re-stamp: pass it on for the
 			 * normalizer's DLQ rather than hide it. */
@@ -361,8 +365,9 @@ main(int argc, char **argv)
 			o.keep_session = true;
 			break;
 		case 'i':
-			if (*optarg == '\0' || strlen(optarg) > 64)
-				tt_usage_error(USAGE, "--stream-id must be 1 to 64 characters", optarg);
+			if (*optarg == '\0' || strlen(optarg) > 64 ||
+			    optarg[strspn(optarg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-")] != '\0')
+				tt_usage_error(USAGE, "--stream-id must be 1 to 64 of A-Z a-z 0-9 _ . : -", optarg);
 			o.stream_id = optarg;
 			break;
 		case 'r':

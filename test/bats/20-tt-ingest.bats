@@ -31,6 +31,7 @@ fixture_frames() {
 	run -2 tt-ingest --rate abc
 	run -2 tt-ingest --limit 0
 	run -2 tt-ingest extra-argument
+	run -2 tt-ingest --stream-id "room 42"
 }
 
 @test "tt-ingest: a session is CONNECTED, the fixture, DISCONNECTED, numbered from 0" {
