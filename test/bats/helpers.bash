@@ -98,23 +98,31 @@ require_ajv() {
 	fi
 }
 
-# ajv_validate SCHEMA DIR - validates every DIR/*.json against SCHEMA.
-# Succeeds only when each file is reported valid; ajv's report is in
-# ajv.log. An empty DIR is an error, not a pass.
-ajv_validate() {
-	local schema=$1 dir=$2 files valid rc=0
+# ajv_run SCHEMA DIR - runs ajv on every DIR/*.json; sets ajv_files,
+# ajv_valid, ajv_invalid and ajv_rc, the report in ajv.log. An empty DIR
+# is an error, not a pass.
+ajv_run() {
+	local schema=$1 dir=$2
 
 	require_ajv || return 1
-	files=$(find "$dir" -maxdepth 1 -name '*.json' | wc -l)
-	if [ "$files" -eq 0 ]; then
+	ajv_files=$(find "$dir" -maxdepth 1 -name '*.json' | wc -l)
+	if [ "$ajv_files" -eq 0 ]; then
 		fail "no files to validate in $dir"
 		return 1
 	fi
+	ajv_rc=0
 	"$AJV_BIN" validate --spec=draft2020 --allow-union-types -c "$AJV_FORMATS" \
-	    -s "$schema" -d "$dir/*.json" >ajv.log 2>&1 || rc=$?
-	valid=$(grep -c ' valid$' ajv.log || true)
-	if [ "$rc" -ne 0 ] || [ "$valid" -ne "$files" ]; then
-		fail "ajv: $valid of $files valid against $(basename "$schema") (exit $rc)" "$(head -c 4000 ajv.log)"
+	    -s "$schema" -d "$dir/*.json" >ajv.log 2>&1 || ajv_rc=$?
+	ajv_valid=$(grep -c ' valid$' ajv.log || true)
+	ajv_invalid=$(grep -c ' invalid$' ajv.log || true)
+}
+
+# ajv_validate SCHEMA DIR - succeeds only when ajv reports each DIR/*.json
+# valid against SCHEMA.
+ajv_validate() {
+	ajv_run "$1" "$2" || return 1
+	if [ "$ajv_rc" -ne 0 ] || [ "$ajv_valid" -ne "$ajv_files" ]; then
+		fail "ajv: $ajv_valid of $ajv_files valid against $(basename "$1") (exit $ajv_rc)" "$(head -c 4000 ajv.log)"
 		return 1
 	fi
 }
@@ -122,19 +130,9 @@ ajv_validate() {
 # ajv_rejects SCHEMA DIR - succeeds only when ajv reports every DIR/*.json
 # invalid (the negative control: proves the check can fail).
 ajv_rejects() {
-	local schema=$1 dir=$2 files invalid rc=0
-
-	require_ajv || return 1
-	files=$(find "$dir" -maxdepth 1 -name '*.json' | wc -l)
-	if [ "$files" -eq 0 ]; then
-		fail "no files to validate in $dir"
-		return 1
-	fi
-	"$AJV_BIN" validate --spec=draft2020 --allow-union-types -c "$AJV_FORMATS" \
-	    -s "$schema" -d "$dir/*.json" >ajv.log 2>&1 || rc=$?
-	invalid=$(grep -c ' invalid$' ajv.log || true)
-	if [ "$rc" -eq 0 ] || [ "$invalid" -ne "$files" ]; then
-		fail "ajv: $invalid of $files rejected by $(basename "$schema") (exit $rc), want all" "$(head -c 4000 ajv.log)"
+	ajv_run "$1" "$2" || return 1
+	if [ "$ajv_rc" -eq 0 ] || [ "$ajv_invalid" -ne "$ajv_files" ]; then
+		fail "ajv: $ajv_invalid of $ajv_files rejected by $(basename "$1") (exit $ajv_rc), want all" "$(head -c 4000 ajv.log)"
 		return 1
 	fi
 }
