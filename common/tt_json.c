@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yajl/yajl_gen.h>
 
 /* ---- arena ---------------------------------------------------------- */
 
@@ -157,9 +156,8 @@ tt_utf8_valid(const char *str, size_t len)
 
 /* The parser is ours rather than yajl's: it is the hot path of every
  * filter, and costs about 60 % of yajl's instructions per line, tree
- * included (see README, "Why the JSON parser is our own"). yajl stays the
- * generator and, in test/fuzz, the reference this parser is checked
- * against. */
+ * included (see README, "Why the JSON parser is our own"). yajl is the
+ * reference this parser is checked against in test/fuzz. */
 
 struct tt_json_parser {
 	struct tt_arena *arena;
@@ -259,39 +257,58 @@ put_utf8(char *o, unsigned cp)
 	return 4;
 }
 
-/* Parses the string at ps->p (an opening quote) into an arena copy,
- * unescaped and NUL-terminated. src and src_len get its quoted text. */
+/* Appends byte c to the decoded string at *o, unless the string is being
+ * skipped (*o is NULL). */
+static void
+put_byte(char **o, char c)
+{
+	if (*o != NULL)
+		*(*o)++ = c;
+}
+
+/* Parses the string at ps->p (an opening quote). With v, into an arena
+ * copy, unescaped and NUL-terminated, with its quoted text as v's span;
+ * without (a skipped value), only checks it. */
 static bool
-parse_string(struct tt_json_parser *ps, const char **str, size_t *len, const char **src, size_t *src_len)
+parse_string(struct tt_json_parser *ps, struct tt_json *v)
 {
 	const char *begin = ps->p + 1, *q = begin;
-	char *out, *o;
+	char *out = NULL, *o = NULL;
 
-	/* Fast scan to the first quote, backslash or control byte. */
+	/* Fast scan to the first quote, backslash or control byte: eight
+	 * bytes at a time, and the lowest flagged byte is exact (the SWAR
+	 * test can only misflag bytes above a real one). */
 	while (ps->end - q >= 8) {
-		uint64_t w;
+		uint64_t w, m;
 
 		memcpy(&w, q, 8);
-		if (special_bytes(w) != 0)
+		m = special_bytes(w);
+		if (m != 0) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			q += (unsigned)__builtin_ctzll(m) / 8;
+#endif
 			break;
+		}
 		q += 8;
 	}
 	while (q < ps->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20)
 		q++;
 	if (q < ps->end && *q == '"') {
 		/* No escapes: one copy. */
-		*str = tt_arena_strdup(ps->arena, begin, (size_t)(q - begin));
-		if (*str == NULL)
-			return parse_fail(ps, TT_JSON_ERR_MEMORY, "value too large");
-		*len = (size_t)(q - begin);
-		*src = begin - 1;
-		*src_len = (size_t)(q - begin) + 2;
+		if (v != NULL) {
+			v->str = tt_arena_strdup(ps->arena, begin, (size_t)(q - begin));
+			if (v->str == NULL)
+				return parse_fail(ps, TT_JSON_ERR_MEMORY, "value too large");
+			v->len = (size_t)(q - begin);
+			v->src = begin - 1;
+			v->src_len = (size_t)(q - begin) + 2;
+		}
 		ps->p = q + 1;
 		return true;
 	}
-	/* Escapes: find this string's end, then decode; the result is never
-	 * longer than its escaped text. */
-	{
+	if (v != NULL) {
+		/* Escapes: find this string's end, then decode; the result is
+		 * never longer than its escaped text. */
 		const char *e = q;
 
 		while (e < ps->end && *e != '"')
@@ -299,11 +316,11 @@ parse_string(struct tt_json_parser *ps, const char **str, size_t *len, const cha
 		if (e > ps->end)
 			e = ps->end;
 		out = tt_arena_alloc(ps->arena, (size_t)(e - begin) + 1);
+		if (out == NULL)
+			return parse_fail(ps, TT_JSON_ERR_MEMORY, "value too large");
+		memcpy(out, begin, (size_t)(q - begin));
+		o = out + (q - begin);
 	}
-	if (out == NULL)
-		return parse_fail(ps, TT_JSON_ERR_MEMORY, "value too large");
-	memcpy(out, begin, (size_t)(q - begin));
-	o = out + (q - begin);
 	ps->p = q;
 	for (;;) {
 		unsigned char c;
@@ -316,7 +333,7 @@ parse_string(struct tt_json_parser *ps, const char **str, size_t *len, const cha
 		if (c < 0x20)
 			return parse_fail(ps, TT_JSON_ERR_SYNTAX, "control character in string");
 		if (c != '\\') {
-			*o++ = (char)c;
+			put_byte(&o, (char)c);
 			ps->p++;
 			continue;
 		}
@@ -324,16 +341,18 @@ parse_string(struct tt_json_parser *ps, const char **str, size_t *len, const cha
 			return parse_fail(ps, TT_JSON_ERR_SYNTAX, "unterminated string");
 		c = (unsigned char)*ps->p++;
 		switch (c) {
-		case '"': *o++ = '"'; break;
-		case '\\': *o++ = '\\'; break;
-		case '/': *o++ = '/'; break;
-		case 'b': *o++ = '\b'; break;
-		case 'f': *o++ = '\f'; break;
-		case 'n': *o++ = '\n'; break;
-		case 'r': *o++ = '\r'; break;
-		case 't': *o++ = '\t'; break;
+		case '"': put_byte(&o, '"'); break;
+		case '\\': put_byte(&o, '\\'); break;
+		case '/': put_byte(&o, '/'); break;
+		case 'b': put_byte(&o, '\b'); break;
+		case 'f': put_byte(&o, '\f'); break;
+		case 'n': put_byte(&o, '\n'); break;
+		case 'r': put_byte(&o, '\r'); break;
+		case 't': put_byte(&o, '\t'); break;
 		case 'u': {
 			unsigned cp, lo;
+			char utf8[4];
+			size_t n;
 
 			if (!read_hex4(ps, &cp))
 				return false;
@@ -353,7 +372,9 @@ parse_string(struct tt_json_parser *ps, const char **str, size_t *len, const cha
 			 * it would also break every consumer downstream. */
 			if (cp >= 0xd800 && cp <= 0xdfff)
 				return parse_fail(ps, TT_JSON_ERR_UTF8, "\\u escape of a lone surrogate");
-			o += put_utf8(o, cp);
+			n = put_utf8(utf8, cp);
+			for (size_t i = 0; i < n; i++)
+				put_byte(&o, utf8[i]);
 			break;
 		}
 		default:
@@ -361,11 +382,13 @@ parse_string(struct tt_json_parser *ps, const char **str, size_t *len, const cha
 			return parse_fail(ps, TT_JSON_ERR_SYNTAX, "bad escape in string");
 		}
 	}
-	*o = '\0';
-	*str = out;
-	*len = (size_t)(o - out);
-	*src = begin - 1;
-	*src_len = (size_t)(ps->p - begin) + 2;
+	if (v != NULL) {
+		*o = '\0';
+		v->str = out;
+		v->len = (size_t)(o - out);
+		v->src = begin - 1;
+		v->src_len = (size_t)(ps->p - begin) + 2;
+	}
 	ps->p++;
 	return true;
 }
@@ -376,7 +399,8 @@ is_digit(const char *p, const char *end)
 	return p < end && *p >= '0' && *p <= '9';
 }
 
-/* Parses a number's literal text (RFC 8259 grammar). */
+/* Parses a number's literal text (RFC 8259 grammar) into v, or only checks
+ * it when v is NULL. */
 static bool
 parse_number(struct tt_json_parser *ps, struct tt_json *v)
 {
@@ -407,10 +431,12 @@ parse_number(struct tt_json_parser *ps, struct tt_json *v)
 		while (is_digit(q, ps->end))
 			q++;
 	}
-	v->str = tt_arena_strdup(ps->arena, ps->p, (size_t)(q - ps->p));
-	if (v->str == NULL)
-		return parse_fail(ps, TT_JSON_ERR_MEMORY, "value too large");
-	v->len = (size_t)(q - ps->p);
+	if (v != NULL) {
+		v->str = tt_arena_strdup(ps->arena, ps->p, (size_t)(q - ps->p));
+		if (v->str == NULL)
+			return parse_fail(ps, TT_JSON_ERR_MEMORY, "value too large");
+		v->len = (size_t)(q - ps->p);
+	}
 	ps->p = q;
 	return true;
 }
@@ -426,22 +452,42 @@ parse_literal(struct tt_json_parser *ps, const char *word)
 	return true;
 }
 
-static struct tt_json *parse_value(struct tt_json_parser *ps);
-
-/* Parses the members (object) or elements (array) after the opening
- * bracket into v. */
-static bool
-parse_container(struct tt_json_parser *ps, struct tt_json *v)
+/* The filter entry for member name key (exact name first, then "*"), or
+ * NULL: the member is checked but not built. */
+static const struct tt_json_filter *
+filter_entry(const struct tt_json_filter *f, const char *key, size_t key_len)
 {
-	bool object = v->kind == TT_JSON_OBJECT;
+	const struct tt_json_filter *any = NULL;
+
+	/* key is NUL-terminated (an arena copy), so key[0] is safe to read. */
+	for (; f->name != NULL; f++) {
+		if (f->name[0] == '*' && f->name[1] == '\0')
+			any = f;
+		else if (f->name[0] == key[0] && strnlen(f->name, key_len + 1) == key_len &&
+		    memcmp(f->name, key, key_len) == 0)
+			return f;
+	}
+	return any;
+}
+
+static bool parse_value(struct tt_json_parser *ps, const struct tt_json_filter *filter,
+    bool build, struct tt_json **out);
+
+/* Parses the object or array at ps->p into v, or only checks it when v is
+ * NULL. filter (NULL = everything) says which members of an object to
+ * build; an array's elements share the array's filter. */
+static bool
+parse_container(struct tt_json_parser *ps, struct tt_json *v, bool object,
+    const struct tt_json_filter *filter)
+{
 	char close = object ? '}' : ']';
+	const char *open = ps->p;
 
 	if (++ps->depth > TT_JSON_MAX_DEPTH) {
 		snprintf(ps->errbuf, ps->errsz, "nested deeper than %d levels", TT_JSON_MAX_DEPTH);
 		ps->err = TT_JSON_ERR_DEPTH;
 		return false;
 	}
-	v->src = ps->p;
 	ps->p++;
 	skip_space(ps);
 	if (ps->p < ps->end && *ps->p == close) {
@@ -449,32 +495,39 @@ parse_container(struct tt_json_parser *ps, struct tt_json *v)
 		goto done;
 	}
 	for (;;) {
-		const char *key = NULL, *ksrc;
-		size_t key_len = 0, ksrc_len;
-		struct tt_json *child;
+		struct tt_json key = { 0 }, *child = NULL;
+		const struct tt_json_filter *child_filter = filter;
+		bool build = v != NULL;
 
 		if (object) {
 			if (ps->p >= ps->end || *ps->p != '"')
 				return parse_fail(ps, TT_JSON_ERR_SYNTAX, "expected a member name");
-			if (!parse_string(ps, &key, &key_len, &ksrc, &ksrc_len))
+			if (!parse_string(ps, v != NULL ? &key : NULL))
 				return false;
 			skip_space(ps);
 			if (ps->p >= ps->end || *ps->p != ':')
 				return parse_fail(ps, TT_JSON_ERR_SYNTAX, "expected ':'");
 			ps->p++;
 			skip_space(ps);
+			if (build && filter != NULL) {
+				const struct tt_json_filter *e = filter_entry(filter, key.str, key.len);
+
+				build = e != NULL;
+				child_filter = e != NULL ? e->children : NULL;
+			}
 		}
-		child = parse_value(ps);
-		if (child == NULL)
+		if (!parse_value(ps, child_filter, build, &child))
 			return false;
-		child->key = key;
-		child->key_len = key_len;
-		if (v->last == NULL)
-			v->first = child;
-		else
-			v->last->next = child;
-		v->last = child;
-		v->count++;
+		if (child != NULL) {
+			child->key = key.str;
+			child->key_len = key.len;
+			if (v->last == NULL)
+				v->first = child;
+			else
+				v->last->next = child;
+			v->last = child;
+			v->count++;
+		}
 		skip_space(ps);
 		if (ps->p < ps->end && *ps->p == ',') {
 			ps->p++;
@@ -488,59 +541,71 @@ parse_container(struct tt_json_parser *ps, struct tt_json *v)
 		return parse_fail(ps, TT_JSON_ERR_SYNTAX, object ? "expected ',' or '}'" : "expected ',' or ']'");
 	}
 done:
-	v->src_len = (size_t)(ps->p - v->src);
+	if (v != NULL) {
+		v->src = open;
+		v->src_len = (size_t)(ps->p - open);
+	}
 	ps->depth--;
 	return true;
 }
 
-/* Parses one value at ps->p (no leading white space). NULL on error. */
-static struct tt_json *
-parse_value(struct tt_json_parser *ps)
+/* Parses one value at ps->p (no leading white space): built into a new
+ * node in *out when build, else only checked (*out stays NULL). */
+static bool
+parse_value(struct tt_json_parser *ps, const struct tt_json_filter *filter, bool build,
+    struct tt_json **out)
 {
-	struct tt_json *v;
+	struct tt_json *v = NULL;
 	bool ok;
 
-	if (ps->p >= ps->end) {
-		parse_fail(ps, TT_JSON_ERR_SYNTAX, "unexpected end of input");
-		return NULL;
+	*out = NULL;
+	if (ps->p >= ps->end)
+		return parse_fail(ps, TT_JSON_ERR_SYNTAX, "unexpected end of input");
+	if (build) {
+		v = tt_arena_alloc(ps->arena, sizeof *v);
+		if (v == NULL)
+			return parse_fail(ps, TT_JSON_ERR_MEMORY, "value too large");
+		memset(v, 0, sizeof *v);
 	}
-	v = tt_arena_alloc(ps->arena, sizeof *v);
-	if (v == NULL) {
-		parse_fail(ps, TT_JSON_ERR_MEMORY, "value too large");
-		return NULL;
-	}
-	memset(v, 0, sizeof *v);
 	switch (*ps->p) {
 	case '{':
-		v->kind = TT_JSON_OBJECT;
-		ok = parse_container(ps, v);
+		if (v != NULL)
+			v->kind = TT_JSON_OBJECT;
+		ok = parse_container(ps, v, true, filter);
 		break;
 	case '[':
-		v->kind = TT_JSON_ARRAY;
-		ok = parse_container(ps, v);
+		if (v != NULL)
+			v->kind = TT_JSON_ARRAY;
+		ok = parse_container(ps, v, false, filter);
 		break;
 	case '"':
-		v->kind = TT_JSON_STRING;
-		ok = parse_string(ps, &v->str, &v->len, &v->src, &v->src_len);
+		if (v != NULL)
+			v->kind = TT_JSON_STRING;
+		ok = parse_string(ps, v);
 		break;
 	case 't':
-		v->kind = TT_JSON_TRUE;
+		if (v != NULL)
+			v->kind = TT_JSON_TRUE;
 		ok = parse_literal(ps, "true");
 		break;
 	case 'f':
-		v->kind = TT_JSON_FALSE;
+		if (v != NULL)
+			v->kind = TT_JSON_FALSE;
 		ok = parse_literal(ps, "false");
 		break;
 	case 'n':
-		v->kind = TT_JSON_NULL;
+		if (v != NULL)
+			v->kind = TT_JSON_NULL;
 		ok = parse_literal(ps, "null");
 		break;
 	default:
-		v->kind = TT_JSON_NUMBER;
+		if (v != NULL)
+			v->kind = TT_JSON_NUMBER;
 		ok = parse_number(ps, v);
 		break;
 	}
-	return ok ? v : NULL;
+	*out = v;
+	return ok;
 }
 
 struct tt_json_parser *
@@ -556,10 +621,11 @@ tt_json_parser_free(struct tt_json_parser *p)
 }
 
 enum tt_json_err
-tt_json_parse(struct tt_json_parser *ps, struct tt_arena *arena, const char *text,
-    size_t len, struct tt_json **out, char *errbuf, size_t errsz)
+tt_json_parse_filtered(struct tt_json_parser *ps, struct tt_arena *arena, const char *text,
+    size_t len, const struct tt_json_filter *filter, struct tt_json **out, char *errbuf, size_t errsz)
 {
-	struct tt_json *root;
+	struct tt_json *root = NULL;
+	bool ok;
 
 	*out = NULL;
 	/* UTF-8 first, on the whole line: a clear reason, and the string
@@ -580,18 +646,23 @@ tt_json_parse(struct tt_json_parser *ps, struct tt_arena *arena, const char *tex
 		snprintf(errbuf, errsz, "empty input");
 		return TT_JSON_ERR_SYNTAX;
 	}
-	root = parse_value(ps);
-	if (root != NULL) {
+	ok = parse_value(ps, filter, true, &root);
+	if (ok) {
 		skip_space(ps);
-		if (ps->p != ps->end) {
-			parse_fail(ps, TT_JSON_ERR_SYNTAX, "text after the value");
-			root = NULL;
-		}
+		if (ps->p != ps->end)
+			ok = parse_fail(ps, TT_JSON_ERR_SYNTAX, "text after the value");
 	}
-	if (root == NULL)
+	if (!ok)
 		return ps->err != TT_JSON_OK ? ps->err : TT_JSON_ERR_SYNTAX;
 	*out = root;
 	return TT_JSON_OK;
+}
+
+enum tt_json_err
+tt_json_parse(struct tt_json_parser *ps, struct tt_arena *arena, const char *text,
+    size_t len, struct tt_json **out, char *errbuf, size_t errsz)
+{
+	return tt_json_parse_filtered(ps, arena, text, len, NULL, out, errbuf, errsz);
 }
 
 /* ---- lookup --------------------------------------------------------- */
@@ -848,23 +919,23 @@ tt_json_add_n(struct tt_json *parent, const char *key, size_t key_len, struct tt
 
 /* ---- generating ----------------------------------------------------- */
 
+/* The writer is ours too: yajl's generator cost about 15 % of a
+ * normalized line, most of it in per-token calls; this one copies verbatim
+ * spans with one memcpy and escapes only built strings. Its output is
+ * compact JSON that test/fuzz/fuzz-json.c parses back to the same values. */
 struct tt_json_writer {
-	yajl_gen gen;
+	char *buf;
+	size_t len, cap;
+	bool failed; /* out of memory or past the ceiling */
 };
+
+/* Output larger than this is refused rather than grown into. */
+#define WRITER_MAX ((size_t)1 << 30)
 
 struct tt_json_writer *
 tt_json_writer_new(void)
 {
-	struct tt_json_writer *w = malloc(sizeof *w);
-
-	if (w == NULL)
-		return NULL;
-	w->gen = yajl_gen_alloc(NULL);
-	if (w->gen == NULL) {
-		free(w);
-		return NULL;
-	}
-	return w;
+	return calloc(1, sizeof(struct tt_json_writer));
 }
 
 void
@@ -872,64 +943,160 @@ tt_json_writer_free(struct tt_json_writer *w)
 {
 	if (w == NULL)
 		return;
-	yajl_gen_free(w->gen);
+	free(w->buf);
 	free(w);
 }
-/* Writes v (and its children) with yajl; false when yajl refuses. */
 
+/* Makes room for n more bytes; false (and w->failed) if it cannot. */
 static bool
-gen_value(yajl_gen g, const struct tt_json *v)
+reserve(struct tt_json_writer *w, size_t n)
 {
-	yajl_gen_status st = yajl_gen_status_ok;
+	size_t cap = w->cap == 0 ? 4096 : w->cap;
+	char *b;
 
+	if (w->failed)
+		return false;
+	if (n <= w->cap - w->len)
+		return true;
+	if (n > WRITER_MAX - w->len) {
+		w->failed = true;
+		return false;
+	}
+	while (cap - w->len < n)
+		cap *= 2;
+	b = realloc(w->buf, cap);
+	if (b == NULL) {
+		w->failed = true;
+		return false;
+	}
+	w->buf = b;
+	w->cap = cap;
+	return true;
+}
+
+static void
+put(struct tt_json_writer *w, const void *p, size_t n)
+{
+	if (reserve(w, n)) {
+		memcpy(w->buf + w->len, p, n);
+		w->len += n;
+	}
+}
+
+static void
+put_char(struct tt_json_writer *w, char c)
+{
+	if (reserve(w, 1))
+		w->buf[w->len++] = c;
+}
+
+/* Writes s[0..n) as a JSON string: quotes, and escapes for '"', '\\' and
+ * control characters; everything else (UTF-8 included) as it is. Room
+ * for the worst case is made once, so the loop writes without checks. */
+static void
+put_string(struct tt_json_writer *w, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char *o;
+	size_t i = 0;
+
+	if (n > (WRITER_MAX - 2) / 6 || !reserve(w, 6 * n + 2)) {
+		w->failed = true;
+		return;
+	}
+	o = w->buf + w->len;
+	*o++ = '"';
+	while (i < n) {
+		unsigned char c;
+
+		/* Eight plain bytes at a time. */
+		if (n - i >= 8) {
+			uint64_t word;
+
+			memcpy(&word, s + i, 8);
+			if (special_bytes(word) == 0) {
+				memcpy(o, s + i, 8);
+				o += 8;
+				i += 8;
+				continue;
+			}
+		}
+		c = (unsigned char)s[i++];
+		if (c != '"' && c != '\\' && c >= 0x20) {
+			*o++ = (char)c;
+			continue;
+		}
+		*o++ = '\\';
+		switch (c) {
+		case '"': *o++ = '"'; break;
+		case '\\': *o++ = '\\'; break;
+		case '\b': *o++ = 'b'; break;
+		case '\f': *o++ = 'f'; break;
+		case '\n': *o++ = 'n'; break;
+		case '\r': *o++ = 'r'; break;
+		case '\t': *o++ = 't'; break;
+		default:
+			*o++ = 'u';
+			*o++ = '0';
+			*o++ = '0';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o++ = '"';
+	w->len = (size_t)(o - w->buf);
+}
+
+/* Writes v and its children. */
+static void
+gen_value(struct tt_json_writer *w, const struct tt_json *v)
+{
 	switch (v->kind) {
 	case TT_JSON_NULL:
-		st = yajl_gen_null(g);
+		put(w, "null", 4);
 		break;
 	case TT_JSON_FALSE:
+		put(w, "false", 5);
+		break;
 	case TT_JSON_TRUE:
-		st = yajl_gen_bool(g, v->kind == TT_JSON_TRUE);
+		put(w, "true", 4);
 		break;
 	case TT_JSON_NUMBER:
-		st = yajl_gen_number(g, v->str, v->len);
+		put(w, v->str, v->len);
 		break;
 	case TT_JSON_VERBATIM:
-		/* yajl_gen_number writes its text unchanged and keeps the
-		 * generator's separators right: the way to splice a value that
-		 * the parser has already validated. */
-		st = yajl_gen_number(g, v->src, v->src_len);
+		put(w, v->src, v->src_len);
 		break;
 	case TT_JSON_STRING:
-		st = yajl_gen_string(g, (const unsigned char *)v->str, v->len);
+		put_string(w, v->str, v->len);
 		break;
 	case TT_JSON_ARRAY:
-		st = yajl_gen_array_open(g);
-		for (const struct tt_json *e = v->first; e != NULL && st == yajl_gen_status_ok; e = e->next)
-			st = gen_value(g, e) ? yajl_gen_status_ok : yajl_gen_invalid_string;
-		if (st == yajl_gen_status_ok)
-			st = yajl_gen_array_close(g);
-		break;
 	case TT_JSON_OBJECT:
-		st = yajl_gen_map_open(g);
-		for (const struct tt_json *m = v->first; m != NULL && st == yajl_gen_status_ok; m = m->next) {
-			st = yajl_gen_string(g, (const unsigned char *)m->key, m->key_len);
-			if (st == yajl_gen_status_ok && !gen_value(g, m))
-				st = yajl_gen_invalid_string;
+		put_char(w, v->kind == TT_JSON_ARRAY ? '[' : '{');
+		for (const struct tt_json *c = v->first; c != NULL; c = c->next) {
+			if (c != v->first)
+				put_char(w, ',');
+			if (v->kind == TT_JSON_OBJECT) {
+				put_string(w, c->key != NULL ? c->key : "", c->key_len);
+				put_char(w, ':');
+			}
+			gen_value(w, c);
 		}
-		if (st == yajl_gen_status_ok)
-			st = yajl_gen_map_close(g);
+		put_char(w, v->kind == TT_JSON_ARRAY ? ']' : '}');
 		break;
 	}
-	return st == yajl_gen_status_ok;
 }
 
 bool
 tt_json_write(struct tt_json_writer *w, const struct tt_json *v,
     const unsigned char **buf, size_t *len)
 {
-	yajl_gen_clear(w->gen);
-	yajl_gen_reset(w->gen, NULL);
-	if (!gen_value(w->gen, v))
+	w->len = 0;
+	w->failed = false;
+	gen_value(w, v);
+	if (w->failed)
 		return false;
-	return yajl_gen_get_buf(w->gen, buf, len) == yajl_gen_status_ok;
+	*buf = (const unsigned char *)w->buf;
+	*len = w->len;
+	return true;
 }

@@ -1,5 +1,6 @@
-/* tt_json.h - a JSON document tree on an arena: our own RFC 8259 parser,
- * yajl's generator.
+/* tt_json.h - a JSON document tree on an arena, with its own RFC 8259
+ * parser and compact writer (yajl writes the logs, and is the reference the
+ * parser is fuzzed against).
  *
  * Why not yajl_tree: a filter must copy a member it does not understand
  * (raw.data) into its output byte for byte, so every object, array and
@@ -121,6 +122,24 @@ void tt_json_parser_free(struct tt_json_parser *p);
 enum tt_json_err tt_json_parse(struct tt_json_parser *p, struct tt_arena *arena,
     const char *text, size_t len, struct tt_json **out, char *errbuf, size_t errsz);
 
+/* Which members of an object to build, for a reader that needs only a
+ * few: an array of entries ended by { NULL, NULL }. A member whose name is
+ * in the list (or matches an entry named "*") is built, its value filtered
+ * by the entry's children (NULL: all of it); any other member is checked
+ * as strictly as a built one but gets no node, so looking it up finds
+ * nothing. Elements of an array share the array's filter. The object's
+ * input span still covers every member, so a verbatim copy is whole. */
+struct tt_json_filter {
+	const char *name;
+	const struct tt_json_filter *children;
+};
+
+/* tt_json_parse, building only what filter asks for (NULL: everything).
+ * The verdict (valid or not, and why) never depends on the filter. */
+enum tt_json_err tt_json_parse_filtered(struct tt_json_parser *p, struct tt_arena *arena,
+    const char *text, size_t len, const struct tt_json_filter *filter, struct tt_json **out,
+    char *errbuf, size_t errsz);
+
 /* Whether s[0..len) is valid UTF-8 (no overlongs, no surrogates). */
 bool tt_utf8_valid(const char *s, size_t len);
 
@@ -175,14 +194,15 @@ void tt_json_add_n(struct tt_json *parent, const char *key, size_t key_len, stru
 
 struct tt_json_writer;
 
-/* A writer that appends compact JSON to an internal buffer. NULL when out
- * of memory. */
+/* A writer of compact JSON into a buffer of its own. NULL when out of
+ * memory. */
 struct tt_json_writer *tt_json_writer_new(void);
 void tt_json_writer_free(struct tt_json_writer *w);
 
 /* Serialises v compactly and returns its text in buf and len, valid until
- * the next call. Returns false if v cannot be written (invalid UTF-8 in a
- * built string). */
+ * the next call. Strings are written as they are (they must be UTF-8:
+ * parsed ones are), with '"', '\\' and control characters escaped.
+ * Returns false when out of memory or past 1 GiB of output. */
 bool tt_json_write(struct tt_json_writer *w, const struct tt_json *v,
     const unsigned char **buf, size_t *len);
 

@@ -26,6 +26,11 @@ struct tt_norm_result {
 struct tt_normalizer *tt_normalizer_new(char *errbuf, size_t errsz);
 void tt_normalizer_free(struct tt_normalizer *n);
 
+/* Parse whole lines (true) instead of only what the mapping reads (the
+ * default); the output must not differ, and the tests check that it does
+ * not. */
+void tt_normalizer_full_parse(struct tt_normalizer *n, bool full);
+
 /* Normalizes one input line (lineno is 1-based; too_long says that line
  * is only the start of an over-long line). Fills *res, whose text is valid
  * until the next call. Returns false only when even a DLQ record could not

@@ -22,6 +22,7 @@ struct pat_atom {
 
 struct pattern {
 	bool simple;            /* atoms[] used, else re */
+	size_t fixed_len;       /* anchored, every atom {n}: the length, else 0 */
 	bool anchor_start, anchor_end;
 	struct pat_atom *atoms;
 	size_t natoms;
@@ -160,6 +161,18 @@ atoms_match(const struct pattern *pt, size_t k, const char *s, size_t len, size_
 static bool
 pattern_match(const struct pattern *pt, const char *s, size_t len)
 {
+	if (pt->fixed_len != 0) {
+		/* ^...$ of fixed-width atoms (a uuid, a sha256): no search. */
+		size_t pos = 0;
+
+		if (len != pt->fixed_len)
+			return false;
+		for (size_t k = 0; k < pt->natoms; k++)
+			for (unsigned c = 0; c < pt->atoms[k].min; c++, pos++)
+				if (!set_has(pt->atoms[k].set, (unsigned char)s[pos]))
+					return false;
+		return true;
+	}
 	if (!pt->simple) {
 		/* regexec needs a C string; our strings may hold NUL. */
 		if (memchr(s, '\0', len) != NULL)
@@ -180,6 +193,16 @@ pattern_compile(struct pattern *pt, const char *p)
 	memset(pt, 0, sizeof *pt);
 	if (pattern_simple(pt, p)) {
 		pt->simple = true;
+		if (pt->anchor_start && pt->anchor_end) {
+			size_t total = 0;
+			bool fixed = true;
+
+			for (size_t k = 0; k < pt->natoms && fixed; k++) {
+				fixed = pt->atoms[k].min == pt->atoms[k].max;
+				total += pt->atoms[k].min;
+			}
+			pt->fixed_len = fixed ? total : 0;
+		}
 		return true;
 	}
 	free(pt->atoms);
@@ -910,8 +933,13 @@ validate(struct vctx *c, const struct node *n, const struct tt_json *v)
 	}
 	if ((n->has_minimum || n->has_maximum) && kind_of(v) == TT_JSON_NUMBER) {
 		double d;
+		int64_t i;
 
-		if (!number_of(v, &d)) {
+		/* Integers (nearly all of them) without strtod; exact below 2^53,
+		 * as the bounds in our schemas are. */
+		if (tt_json_int(v, &i) && i > -9007199254740992LL && i < 9007199254740992LL)
+			d = (double)i;
+		else if (!number_of(v, &d)) {
 			fail(c, "type", "not a number");
 			return false;
 		}
