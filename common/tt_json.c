@@ -156,7 +156,7 @@ tt_utf8_valid(const char *str, size_t len)
 
 /* The parser is ours rather than yajl's: it is the hot path of every
  * filter, and costs about 60 % of yajl's instructions per line, tree
- * included (see README, "Why the JSON parser is our own"). yajl is the
+ * included (see README, "Why the JSON parser and writer are our own"). yajl is the
  * reference this parser is checked against in test/fuzz. */
 
 struct tt_json_parser {

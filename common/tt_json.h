@@ -6,8 +6,8 @@
  * (raw.data) into its output byte for byte, so every object, array and
  * string here remembers the span of input text it came from; and a tree
  * per line must cost no malloc per node, so nodes live in an arena reset
- * per line. Why not yajl's parser at all: see README, "Why the JSON parser
- * is our own"; test/fuzz/fuzz-json.c holds the two to the same answers.
+ * per line. Why not yajl at all: see README, "Why the JSON parser and writer
+ * are our own"; test/fuzz/fuzz-json.c holds the two to the same answers.
  *
  * Numbers keep their literal text, so 64-bit ids survive exactly.
  * Strings are unescaped, NUL-terminated copies (they may contain NUL).
