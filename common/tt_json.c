@@ -51,6 +51,20 @@ tt_arena_alloc_slow(struct tt_arena *a, size_t size)
 	return p;
 }
 
+bool
+tt_arena_charge(struct tt_arena *a, size_t size)
+{
+	const size_t align = sizeof(max_align_t);
+	size_t need = (size + align - 1) / align * align;
+
+	if (need < size || a->used > a->max || need > a->max - a->used) {
+		a->failed = true;
+		return false;
+	}
+	a->used += need;
+	return true;
+}
+
 char *
 tt_arena_strdup(struct tt_arena *a, const char *s, size_t len)
 {
@@ -294,7 +308,9 @@ parse_string(struct tt_json_parser *ps, struct tt_json *v)
 	while (q < ps->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20)
 		q++;
 	if (q < ps->end && *q == '"') {
-		/* No escapes: one copy. */
+		/* No escapes: one copy (or, skipped, the charge for one). */
+		if (v == NULL && !tt_arena_charge(ps->arena, (size_t)(q - begin) + 1))
+			return parse_fail(ps, TT_JSON_ERR_MEMORY, "value too large");
 		if (v != NULL) {
 			v->str = tt_arena_strdup(ps->arena, begin, (size_t)(q - begin));
 			if (v->str == NULL)
@@ -306,20 +322,25 @@ parse_string(struct tt_json_parser *ps, struct tt_json *v)
 		ps->p = q + 1;
 		return true;
 	}
-	if (v != NULL) {
+	{
 		/* Escapes: find this string's end, then decode; the result is
-		 * never longer than its escaped text. */
+		 * never longer than its escaped text. Skipped, charge the same. */
 		const char *e = q;
 
 		while (e < ps->end && *e != '"')
 			e += *e == '\\' ? 2 : 1;
 		if (e > ps->end)
 			e = ps->end;
-		out = tt_arena_alloc(ps->arena, (size_t)(e - begin) + 1);
-		if (out == NULL)
-			return parse_fail(ps, TT_JSON_ERR_MEMORY, "value too large");
-		memcpy(out, begin, (size_t)(q - begin));
-		o = out + (q - begin);
+		if (v == NULL) {
+			if (!tt_arena_charge(ps->arena, (size_t)(e - begin) + 1))
+				return parse_fail(ps, TT_JSON_ERR_MEMORY, "value too large");
+		} else {
+			out = tt_arena_alloc(ps->arena, (size_t)(e - begin) + 1);
+			if (out == NULL)
+				return parse_fail(ps, TT_JSON_ERR_MEMORY, "value too large");
+			memcpy(out, begin, (size_t)(q - begin));
+			o = out + (q - begin);
+		}
 	}
 	ps->p = q;
 	for (;;) {
@@ -436,6 +457,8 @@ parse_number(struct tt_json_parser *ps, struct tt_json *v)
 		if (v->str == NULL)
 			return parse_fail(ps, TT_JSON_ERR_MEMORY, "value too large");
 		v->len = (size_t)(q - ps->p);
+	} else if (!tt_arena_charge(ps->arena, (size_t)(q - ps->p) + 1)) {
+		return parse_fail(ps, TT_JSON_ERR_MEMORY, "value too large");
 	}
 	ps->p = q;
 	return true;
@@ -544,6 +567,8 @@ done:
 	if (v != NULL) {
 		v->src = open;
 		v->src_len = (size_t)(ps->p - open);
+		if (object)
+			v->filter = filter;
 	}
 	ps->depth--;
 	return true;
@@ -566,6 +591,8 @@ parse_value(struct tt_json_parser *ps, const struct tt_json_filter *filter, bool
 		if (v == NULL)
 			return parse_fail(ps, TT_JSON_ERR_MEMORY, "value too large");
 		memset(v, 0, sizeof *v);
+	} else if (!tt_arena_charge(ps->arena, sizeof *v)) {
+		return parse_fail(ps, TT_JSON_ERR_MEMORY, "value too large");
 	}
 	switch (*ps->p) {
 	case '{':
@@ -667,6 +694,14 @@ tt_json_parse(struct tt_json_parser *ps, struct tt_arena *arena, const char *tex
 
 /* ---- lookup --------------------------------------------------------- */
 
+static bool check_filters;
+
+void
+tt_json_check_filters(bool on)
+{
+	check_filters = on;
+}
+
 const struct tt_json *
 tt_json_get(const struct tt_json *obj, const char *key)
 {
@@ -675,6 +710,11 @@ tt_json_get(const struct tt_json *obj, const char *key)
 	if (obj == NULL || obj->kind != TT_JSON_OBJECT)
 		return NULL;
 	klen = strlen(key);
+	if (check_filters && obj->filter != NULL && filter_entry(obj->filter, key, klen) == NULL) {
+		fprintf(stderr, "tt_json_get: member \"%s\" is read but its object was parsed "
+		    "under a filter that drops it: add it to the filter\n", key);
+		abort();
+	}
 	for (const struct tt_json *m = obj->first; m != NULL; m = m->next)
 		if (m->key_len == klen && memcmp(m->key, key, klen) == 0)
 			return m;
@@ -991,26 +1031,38 @@ put_char(struct tt_json_writer *w, char c)
 }
 
 /* Writes s[0..n) as a JSON string: quotes, and escapes for '"', '\\' and
- * control characters; everything else (UTF-8 included) as it is. Room
- * for the worst case is made once, so the loop writes without checks. */
+ * control characters; everything else (UTF-8 included) as it is. Room for
+ * each block's worst case is made up front, so the loop writes without
+ * checks. */
 static void
 put_string(struct tt_json_writer *w, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
+	const size_t block = 4096;
 	char *o;
-	size_t i = 0;
+	size_t i = 0, block_end = 0;
 
-	if (n > (WRITER_MAX - 2) / 6 || !reserve(w, 6 * n + 2)) {
-		w->failed = true;
+	if (!reserve(w, 1))
 		return;
-	}
 	o = w->buf + w->len;
 	*o++ = '"';
 	while (i < n) {
 		unsigned char c;
 
+		if (i >= block_end) {
+			/* Room for the next block at its worst (all \u00XX), made
+			 * per block so a long plain string needs only its length. */
+			size_t take = n - i < block ? n - i : block;
+
+			w->len = (size_t)(o - w->buf);
+			if (!reserve(w, 6 * take + 1))
+				return;
+			o = w->buf + w->len;
+			block_end = i + take;
+		}
+
 		/* Eight plain bytes at a time. */
-		if (n - i >= 8) {
+		if (block_end - i >= 8) {
 			uint64_t word;
 
 			memcpy(&word, s + i, 8);
@@ -1043,8 +1095,9 @@ put_string(struct tt_json_writer *w, const char *s, size_t n)
 			*o++ = hex[c & 15];
 		}
 	}
-	*o++ = '"';
 	w->len = (size_t)(o - w->buf);
+	if (reserve(w, 1))
+		w->buf[w->len++] = '"';
 }
 
 /* Writes v and its children. */

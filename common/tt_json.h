@@ -39,6 +39,12 @@ struct tt_arena {
 
 void tt_arena_init(struct tt_arena *a, size_t max);
 
+/* Counts size bytes against the ceiling, as tt_arena_alloc would, without
+ * handing any out: a filtered parse charges what it skips, so that a line
+ * is too large for the filtered parse exactly when it is for the full one.
+ * False (and a->failed) past the ceiling. */
+bool tt_arena_charge(struct tt_arena *a, size_t size);
+
 /* The general case of tt_arena_alloc: a new chunk, or the ceiling. */
 void *tt_arena_alloc_slow(struct tt_arena *a, size_t size);
 
@@ -80,6 +86,8 @@ enum tt_json_kind {
 	TT_JSON_VERBATIM, /* src = already valid JSON text, written as is */
 };
 
+struct tt_json_filter;
+
 struct tt_json {
 	enum tt_json_kind kind;
 	const char *key;       /* member name when inside an object, else NULL */
@@ -94,6 +102,8 @@ struct tt_json {
 	struct tt_json *last;
 	struct tt_json *next;  /* next sibling */
 	size_t count;          /* ARRAY, OBJECT: number of children */
+	const struct tt_json_filter *filter; /* OBJECT parsed under a filter:
+	                        * the members it kept (see tt_json_check_filters) */
 };
 
 /* ---- parsing -------------------------------------------------------- */
@@ -136,6 +146,12 @@ struct tt_json_filter {
 
 /* tt_json_parse, building only what filter asks for (NULL: everything).
  * The verdict (valid or not, and why) never depends on the filter. */
+
+/* A test aid: when on, tt_json_get() on an object parsed under a filter
+ * aborts if the name it is asked for is not one the filter keeps, so a
+ * reader whose filter misses a member it reads fails loudly in tests
+ * instead of quietly finding nothing. Off by default. */
+void tt_json_check_filters(bool on);
 enum tt_json_err tt_json_parse_filtered(struct tt_json_parser *p, struct tt_arena *arena,
     const char *text, size_t len, const struct tt_json_filter *filter, struct tt_json **out,
     char *errbuf, size_t errsz);

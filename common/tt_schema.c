@@ -275,6 +275,8 @@ struct node {
 	struct node *if_, *then_, *else_;
 	struct node *ref;
 	const char *ref_name;         /* "#/$defs/x" before resolution */
+	const char *disc_name;        /* if-then on one member's const/enum:
+	                               * that member's name, else NULL */
 	struct node *next_alloc;      /* every node, for freeing */
 };
 
@@ -538,6 +540,38 @@ compile_node(struct tt_schema *s, const struct tt_json *v)
 	return n;
 }
 
+/* Whether n has no keyword but those its caller allows: properties,
+ * const/enum, if/then. */
+static bool
+bare(const struct node *n, bool allow_props, bool allow_value, bool allow_if_then)
+{
+	return !n->is_bool && n->types == 0 && n->nrequired == 0 && n->npprops == 0 &&
+	    n->additional == NULL && n->items == NULL && !n->has_min_items && !n->has_min_len &&
+	    !n->has_max_len && !n->has_minimum && !n->has_maximum && n->pattern == NULL &&
+	    n->format == F_NONE && n->nall == 0 && n->nany == 0 && n->none == 0 && n->not_ == NULL &&
+	    n->else_ == NULL && n->ref_name == NULL &&
+	    (allow_if_then || (n->if_ == NULL && n->then_ == NULL)) &&
+	    (allow_props || n->nprops == 0) &&
+	    (allow_value || (n->constv == NULL && n->enumv == NULL));
+}
+
+/* Marks n, when it is exactly {if: {properties: {P: {const|enum}}}, then:
+ * T}, with P, so that validating an object tests the condition with one
+ * lookup and a compare instead of a validation. */
+static void
+mark_discriminator(struct node *n)
+{
+	const struct node *cond = n->if_, *prop;
+
+	if (cond == NULL || n->then_ == NULL || !bare(n, false, false, true) ||
+	    !bare(cond, true, false, false) || cond->nprops != 1)
+		return;
+	prop = cond->props[0].schema;
+	if (!bare(prop, false, true, false) || (prop->constv == NULL) == (prop->enumv == NULL))
+		return;
+	n->disc_name = cond->props[0].name;
+}
+
 static struct node *
 find_def(const struct tt_schema *s, const char *name)
 {
@@ -623,6 +657,8 @@ tt_schema_compile(const char *text, size_t len, char *errbuf, size_t errsz)
 		}
 	}
 	s->root = compile_node(s, doc);
+	for (struct node *n = s->all_nodes; n != NULL && !s->failed; n = n->next_alloc)
+		mark_discriminator(n);
 	for (struct node *n = s->all_nodes; n != NULL && !s->failed; n = n->next_alloc) {
 		if (n->ref_name == NULL)
 			continue;
@@ -755,6 +791,19 @@ valid_uuid(const char *s, size_t len)
 
 static bool validate(struct vctx *c, const struct node *n, const struct tt_json *v);
 
+/* Whether m satisfies p, a schema holding only const or enum (checked at
+ * compile time by mark_discriminator). */
+static bool
+disc_matches(const struct node *p, const struct tt_json *m)
+{
+	if (p->constv != NULL)
+		return json_equal(p->constv, m);
+	for (const struct tt_json *e = p->enumv->first; e != NULL; e = e->next)
+		if (json_equal(e, m))
+			return true;
+	return false;
+}
+
 static bool
 validate_quiet(struct vctx *c, const struct node *n, const struct tt_json *v)
 {
@@ -886,10 +935,17 @@ validate(struct vctx *c, const struct node *n, const struct tt_json *v)
 	}
 	if (n->ref != NULL && !validate(c, n->ref, v))
 		return false;
-	t = types_of(v);
-	if (n->types != 0 && (n->types & t) == 0) {
-		fail(c, "type", "wrong type");
-		return false;
+	if (n->types != 0) {
+		/* Whether a number is an integer matters only where "integer"
+		 * is allowed and "number" is not; skip the scan elsewhere. */
+		if (kind_of(v) == TT_JSON_NUMBER && (n->types & T_NUMBER))
+			t = T_NUMBER;
+		else
+			t = types_of(v);
+		if ((n->types & t) == 0) {
+			fail(c, "type", "wrong type");
+			return false;
+		}
 	}
 	if (n->constv != NULL && !json_equal(n->constv, v)) {
 		fail(c, "const", "value is not the required constant");
@@ -958,9 +1014,26 @@ validate(struct vctx *c, const struct node *n, const struct tt_json *v)
 		return false;
 	if (v->kind == TT_JSON_ARRAY && !validate_array(c, n, v))
 		return false;
-	for (size_t i = 0; i < n->nall; i++)
-		if (!validate(c, n->all_of[i], v))
+	for (size_t i = 0; i < n->nall; i++) {
+		const struct node *a = n->all_of[i];
+
+		if (a->disc_name != NULL) {
+			/* {if: {properties: {P: {const|enum}}}, then: T}: the if is
+			 * a lookup and a compare, not a full validation. */
+			const struct tt_json *m = tt_json_get(v, a->disc_name);
+
+			/* (An absent member satisfies "properties": the if holds.) */
+			if (kind_of(v) == TT_JSON_OBJECT && m != NULL && !disc_matches(a->if_->props[0].schema, m))
+				continue;
+			if (kind_of(v) != TT_JSON_OBJECT && !validate_quiet(c, a->if_, v))
+				continue;
+			if (!validate(c, a->then_, v))
+				return false;
+			continue;
+		}
+		if (!validate(c, a, v))
 			return false;
+	}
 	if (n->nany > 0) {
 		bool any = false;
 

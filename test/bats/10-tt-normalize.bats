@@ -694,3 +694,30 @@ event_of() { jq -c --argjson n "$1" 'select(.seqNo == $n)' out.ndjson; }
 	run_normalize k.ndjson
 	[ "$(jq -c 'to_entries | map(select(.key | startswith("_"))) | .[0].key' out.ndjson)" = '"_a\u0000b"' ]
 }
+
+@test "fallback field names (test/fuzz/seeds/fallbacks.ndjson) normalize, with every read in the parse filter" {
+	# scripts/test sets TTLC_CHECK_FILTERS: a field the mapping reads but
+	# the parse filter drops aborts tt-normalize here.
+	TTLC_CHECK_FILTERS=1 run_normalize --dlq dlq.ndjson "$TTLC_ROOT/test/fuzz/seeds/fallbacks.ndjson"
+	expect_status 0
+	[ ! -s dlq.ndjson ]
+	[ "$(jq -c '[.eventType, .user.userId // null]' out.ndjson | tr '\n' ' ')" = \
+	  '["GIFT","6813181309701719620"] ["GIFT","99"] ["RAW","1"] ["ROOM_USER",null] ["ERROR",null] ["FOLLOW","7"] ["SHARE","7"] ["LIKE","7"] ' ]
+	[ "$(sed -n 1p out.ndjson | jq -c '.payload | [.giftName, .giftType, .coins]')" = '["Rose",1,2]' ]
+	[ "$(sed -n 1p out.ndjson | jq -c '.user | [.uniqueId, .avatarUrl, .isModerator, .isSubscriber]')" = '["legacy","https://p16.example/a.webp",true,true]' ]
+	[ "$(sed -n 2p out.ndjson | jq -r .payload.receiverUserId)" = 42 ]
+	[ "$(sed -n 4p out.ndjson | jq -c .payload)" = '{"viewerCount":1234,"totalUser":9000}' ]
+	[ "$(sed -n 5p out.ndjson | jq -r .payload.code)" = 429 ]
+	[ "$(sed -n 7p out.ndjson | jq -r .payload.viewersJoined)" = 3 ]
+	[ "$(sed -n 8p out.ndjson | jq -c '[.payload.count, .payload.total, .user.isModerator]')" = '[5,100,true]' ]
+}
+
+@test "a frame whose tree would not fit is too_large, even where the parse skips it" {
+	# Regression: skipped members once cost nothing, so a frame the full
+	# parse rejects as too_large passed when its bulk sat in skipped data.
+	raw_line 1 | jq -c '.data.x = [range(0; 400000) | 0]' >big.ndjson
+	run_normalize --dlq dlq.ndjson big.ndjson
+	expect_status 0
+	[ ! -s out.ndjson ]
+	[ "$(jq -r .reason dlq.ndjson)" = too_large ]
+}

@@ -108,7 +108,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		w = tt_json_writer_new();
 	}
 	tt_arena_init(&a, 64u << 20);
-	rc = tt_json_parse(p, &a, (const char *)data, size, &root, err, sizeof err);
+	{
+		/* Skipping must not change the verdict or its reason. */
+		static const struct tt_json_filter nothing[] = { { NULL, NULL } };
+		struct tt_json *skipped = NULL;
+		char err2[256];
+		enum tt_json_err rc2;
+
+		rc2 = tt_json_parse_filtered(p, &a, (const char *)data, size, nothing, &skipped, err2, sizeof err2);
+		rc = tt_json_parse(p, &a, (const char *)data, size, &root, err, sizeof err);
+		if (rc2 != rc || (rc != TT_JSON_OK && strcmp(err, err2) != 0)) {
+			fprintf(stderr, "filtered parse disagrees: %d (%s) vs %d (%s)\n", rc2, err2, rc, err);
+			abort();
+		}
+		tt_arena_reset(&a);
+		rc = tt_json_parse(p, &a, (const char *)data, size, &root, err, sizeof err);
+	}
 	if (rc == TT_JSON_ERR_UTF8 || rc == TT_JSON_ERR_DEPTH || has_surrogate_escape(data, size) ||
 	    memchr(data, '\v', size) != NULL || memchr(data, '\f', size) != NULL)
 		goto out;

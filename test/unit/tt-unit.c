@@ -449,6 +449,33 @@ schema_case(const struct tt_schema *s, const char *text, bool want_ok,
 	tt_json_parser_free(p);
 }
 
+/* allOf entries of the form {if: {properties: {P: const|enum}}, then: T}
+ * take a faster path; they must mean exactly what JSON Schema says, an
+ * absent P included (the if then holds, so T applies). */
+static const char disc_schema[] =
+    "{\"type\":\"object\",\"allOf\":["
+    " {\"if\":{\"properties\":{\"k\":{\"const\":\"a\"}}},\"then\":{\"required\":[\"x\"]}},"
+    " {\"if\":{\"properties\":{\"k\":{\"enum\":[\"b\",\"c\"]}}},\"then\":{\"required\":[\"y\"]}}]}";
+
+static void
+test_schema_discriminator(void)
+{
+	char err[256] = "";
+	struct tt_schema *s = tt_schema_compile(disc_schema, strlen(disc_schema), err, sizeof err);
+
+	if (!check(s != NULL, "tt_schema_compile: if/then on one member (%s)", err))
+		return;
+	schema_case(s, "{\"k\":\"a\"}", false, "", "required");
+	schema_case(s, "{\"k\":\"a\",\"x\":1}", true, NULL, NULL);
+	schema_case(s, "{\"k\":\"c\",\"x\":1}", false, "", "required");
+	schema_case(s, "{\"k\":\"c\",\"y\":1}", true, NULL, NULL);
+	schema_case(s, "{\"k\":\"z\"}", true, NULL, NULL);
+	/* k absent: both ifs hold, both thens apply. */
+	schema_case(s, "{\"x\":1}", false, "", "required");
+	schema_case(s, "{\"x\":1,\"y\":2}", true, NULL, NULL);
+	tt_schema_free(s);
+}
+
 static bool
 schema_refused(const char *text, const char *name)
 {
@@ -736,6 +763,7 @@ main(void)
 	test_utf8();
 	test_json();
 	test_schema();
+	test_schema_discriminator();
 	test_lines();
 	test_redact();
 	printf("1..%u\n", tests_run);
