@@ -1042,8 +1042,11 @@ put_string(struct tt_json_writer *w, const char *s, size_t n)
 	char *o;
 	size_t i = 0, block_end = 0;
 
-	if (!reserve(w, 1))
+	/* A short string (nearly all: keys, ids, names) reserves once. */
+	if (!reserve(w, n <= block ? 6 * n + 2 : 1))
 		return;
+	if (n <= block)
+		block_end = n;
 	o = w->buf + w->len;
 	*o++ = '"';
 	while (i < n) {
@@ -1094,6 +1097,11 @@ put_string(struct tt_json_writer *w, const char *s, size_t n)
 			*o++ = hex[c >> 4];
 			*o++ = hex[c & 15];
 		}
+	}
+	if (n <= block) {
+		*o++ = '"';
+		w->len = (size_t)(o - w->buf);
+		return;
 	}
 	w->len = (size_t)(o - w->buf);
 	if (reserve(w, 1))

@@ -476,6 +476,43 @@ test_schema_discriminator(void)
 	tt_schema_free(s);
 }
 
+/* tt_json_write on a string longer than the writer's 4 KiB block, with
+ * characters that need escaping across block edges: it parses back to
+ * the same bytes. */
+static void
+test_json_write_long(void)
+{
+	struct tt_json_parser *p = tt_json_parser_new();
+	struct tt_json_writer *w = tt_json_writer_new();
+	struct tt_arena a;
+	struct tt_json *v, *back = NULL;
+	const unsigned char *out;
+	size_t len, n = 10000;
+	char *s = malloc(n), *copy = NULL, err[256];
+	bool ok = p != NULL && w != NULL && s != NULL;
+
+	tt_arena_init(&a, 1 << 24);
+	for (size_t i = 0; ok && i < n; i++)
+		s[i] = i % 97 == 0 ? '\n' : i % 89 == 0 ? '"' : i % 83 == 0 ? '\x01' : (char)('a' + i % 26);
+	v = ok ? tt_json_new_str(&a, s, n) : NULL;
+	ok = v != NULL && tt_json_write(w, v, &out, &len);
+	if (ok) {
+		copy = malloc(len);
+		ok = copy != NULL;
+		if (ok) {
+			memcpy(copy, out, len);
+			ok = tt_json_parse(p, &a, copy, len, &back, err, sizeof err) == TT_JSON_OK &&
+			    back->kind == TT_JSON_STRING && back->len == n && memcmp(back->str, s, n) == 0;
+		}
+	}
+	check(ok, "tt_json_write: a 10000-byte string with escapes across blocks parses back the same");
+	free(copy);
+	free(s);
+	tt_arena_free(&a);
+	tt_json_parser_free(p);
+	tt_json_writer_free(w);
+}
+
 static bool
 schema_refused(const char *text, const char *name)
 {
@@ -764,6 +801,7 @@ main(void)
 	test_json();
 	test_schema();
 	test_schema_discriminator();
+	test_json_write_long();
 	test_lines();
 	test_redact();
 	printf("1..%u\n", tests_run);
