@@ -5,6 +5,7 @@
 #   make bench      benchmarks against the baselines named in the issues
 #   make run        the local default pipeline (mock stream)
 #   make lint       banned functions
+#   make valgrind   memcheck on the commands, leaks included
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX ?= /usr/local
@@ -34,7 +35,7 @@ SCHEMAS = schema/raw.v1.schema.json schema/unified-event.v1.schema.json schema/d
 BINS = $(COMMANDS:%=$(O)/bin/%)
 UNIT = $(O)/bin/tt-unit
 
-.PHONY: all bins test unit bench run lint install clean deps fuzz
+.PHONY: all bins test unit bench run lint install clean deps fuzz valgrind
 .DELETE_ON_ERROR:
 
 all:
@@ -116,6 +117,10 @@ run: deps all
 
 lint:
 	scripts/lint
+
+# memcheck on the release build (the test suite itself runs under ASan).
+valgrind: all
+	scripts/valgrind
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
