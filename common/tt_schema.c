@@ -871,7 +871,8 @@ validate_object(struct vctx *c, const struct node *n, const struct tt_json *v)
 		for (size_t i = 0; i < n->nprops && ok; i++) {
 			const struct prop *p = &n->props[i];
 
-			if (p->len == m->key_len && memcmp(p->name, m->key, p->len) == 0) {
+			if (p->len == m->key_len && (p->len == 0 || p->name[0] == m->key[0]) &&
+			    memcmp(p->name, m->key, p->len) == 0) {
 				matched = true;
 				ok = validate(c, p->schema, m);
 			}
