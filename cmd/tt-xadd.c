@@ -1,0 +1,322 @@
+/* tt-xadd - NDJSON in, Redis stream entries out, each line echoed once
+ * Redis has accepted it.
+ *
+ * An echoing sink: lines are sent in pipelined batches (XADD key MAXLEN ~ N
+ * * field value ...); a batch's lines, with their _ack receipts, go to
+ * standard output only after every XADD of the batch has been answered, so
+ * `... | tt-xadd ttlc:events | tt-xack ...` acknowledges an upstream entry
+ * only after its publication. See tt-xadd(1).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tt_config.h"
+#include "tt_exit.h"
+#include "tt_json.h"
+#include "tt_lines.h"
+#include "tt_log.h"
+#include "tt_out.h"
+#include "tt_redis.h"
+#include "tt_stream.h"
+#include "tt_time.h"
+
+#define USAGE \
+	"usage: tt-xadd [--maxlen N] [--batch N] [--max-line BYTES] STREAM\n" \
+	"       tt-xadd --help\n" \
+	"Appends each NDJSON line of standard input to the Redis stream STREAM\n" \
+	"(prefixed by REDIS_CONSUMER_GROUP_PREFIX) and echoes the line, _ack\n" \
+	"included, once Redis has accepted it.\n" \
+	"  --maxlen N   trim the stream to about N entries (default: STREAM_MAXLEN,\n" \
+	"               else 100000; 0 = no trimming)\n" \
+	"  --batch N    lines per pipelined batch (default 256)\n" \
+	"  --max-line BYTES  longest line accepted (default 1048576)\n" \
+	"Environment: REDIS_URL, REDIS_CONSUMER_GROUP_PREFIX, RECONNECT_MAX_ATTEMPTS,\n" \
+	"LOG_LEVEL.\n"
+
+/* One batch: the lines (copies) and their commands, built in one arena. */
+struct batch {
+	struct tt_arena arena;
+	size_t count;
+	size_t cap;
+	char **lines;
+	size_t *line_lens;
+	int *argc;
+	const char ***argv;
+	size_t **lens;
+};
+
+struct xadd {
+	struct tt_redis redis;
+	struct tt_out out;
+	struct tt_json_parser *parser;
+	struct tt_json_writer *writer;
+	struct batch b;
+	char key[512];
+	char maxlen[24];
+	bool trim;
+	unsigned attempts;       /* RECONNECT_MAX_ATTEMPTS, 0 = forever */
+	uint64_t in, out_lines, rejected, batches, retries;
+	int status;
+};
+
+/* Appends one argument to the command being built for the batch's next
+ * line. */
+static void
+add_arg(struct batch *b, size_t *i, const char *s, size_t len)
+{
+	b->argv[b->count][*i] = s;
+	b->lens[b->count][*i] = len;
+	(*i)++;
+}
+
+/* Queues one line's XADD; false when the line is not a JSON object (it is
+ * then logged and counted, not sent and not echoed: its upstream entry is
+ * not acked, so it is delivered again until tt-xread moves it to the DLQ). */
+static bool
+queue_line(struct xadd *x, const char *line, size_t len, uint64_t lineno, const char *now)
+{
+	struct batch *b = &x->b;
+	struct tt_arena *a = &b->arena;
+	struct tt_stream_fields f;
+	struct tt_json *v;
+	char *copy = tt_arena_strdup(a, line, len);
+	char err[256];
+	size_t n, i = 0;
+
+	if (copy == NULL || tt_json_parse(x->parser, a, copy, len, &v, err, sizeof err) != TT_JSON_OK ||
+	    !tt_stream_fields_of(a, x->writer, v, now, &f) || f.count == 0) {
+		struct tt_logrec r;
+
+		x->rejected++;
+		if (tt_log_begin(&r, TT_LOG_ERROR, "line rejected: not a JSON object with members to store")) {
+			tt_log_uint(&r, "line", lineno);
+			tt_log_end(&r);
+		}
+		return false;
+	}
+	n = 3 + (x->trim ? 3 : 0) + 2 * f.count;
+	b->argv[b->count] = tt_arena_alloc(a, n * sizeof(char *));
+	b->lens[b->count] = tt_arena_alloc(a, n * sizeof(size_t));
+	if (b->argv[b->count] == NULL || b->lens[b->count] == NULL)
+		return false;
+	add_arg(b, &i, "XADD", 4);
+	add_arg(b, &i, x->key, strlen(x->key));
+	if (x->trim) {
+		add_arg(b, &i, "MAXLEN", 6);
+		add_arg(b, &i, "~", 1);
+		add_arg(b, &i, x->maxlen, strlen(x->maxlen));
+	}
+	add_arg(b, &i, "*", 1);
+	for (size_t k = 0; k < f.count; k++) {
+		add_arg(b, &i, f.names[k], f.name_lens[k]);
+		add_arg(b, &i, f.values[k], f.value_lens[k]);
+	}
+	b->argc[b->count] = (int)i;
+	b->lines[b->count] = copy;
+	b->line_lens[b->count] = len;
+	b->count++;
+	return true;
+}
+
+/* Sends the batch (pipelined) and reads every reply. Returns 1 when all
+ * were accepted, 0 when the connection failed (retry), -1 when Redis
+ * refused an entry (a configuration error such as a key of another type). */
+static int
+send_batch(struct xadd *x)
+{
+	struct batch *b = &x->b;
+	int rc = 1;
+
+	for (size_t k = 0; k < b->count; k++)
+		if (redisAppendCommandArgv(x->redis.ctx, b->argc[k], b->argv[k], b->lens[k]) != REDIS_OK)
+			return 0;
+	for (size_t k = 0; k < b->count; k++) {
+		redisReply *reply = NULL;
+
+		if (redisGetReply(x->redis.ctx, (void **)&reply) != REDIS_OK || reply == NULL) {
+			tt_redis_disconnect(&x->redis);
+			return 0;
+		}
+		if (reply->type != REDIS_REPLY_STRING && rc == 1) {
+			tt_log_msg(TT_LOG_ERROR, "Redis refused XADD", "error",
+			    reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+			rc = -1;
+		}
+		freeReplyObject(reply);
+	}
+	return rc;
+}
+
+/* Publishes the batch, reconnecting and resending after a lost connection
+ * (an entry may then be stored twice: at-least-once, which the eventId makes
+ * harmless), then echoes its lines. */
+static void
+flush_batch(struct xadd *x)
+{
+	struct batch *b = &x->b;
+	int rc;
+
+	if (b->count == 0 || x->status != TT_EXIT_OK)
+		return;
+	while ((rc = x->redis.ctx != NULL ? send_batch(x) : 0) == 0) {
+		x->retries++;
+		if (!tt_redis_connect(&x->redis, x->attempts)) {
+			x->status = tt_stop_requested() ? TT_EXIT_TEMPFAIL : TT_EXIT_UNAVAILABLE;
+			return;
+		}
+	}
+	if (rc < 0) {
+		x->status = TT_EXIT_FAILURE;
+		return;
+	}
+	x->batches++;
+	for (size_t k = 0; k < b->count; k++) {
+		if (!tt_out_line(&x->out, b->lines[k], b->line_lens[k])) {
+			x->status = TT_EXIT_IOERR;
+			break;
+		}
+		x->out_lines++;
+	}
+	tt_out_flush(&x->out);
+	b->count = 0;
+	tt_arena_reset(&b->arena);
+}
+
+/* tt_lines' hook: the input is about to block, so send what we have. */
+static void
+flush_hook(void *ctx)
+{
+	flush_batch(ctx);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "maxlen", required_argument, NULL, 'm' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "max-line", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct xadd x;
+	uint64_t maxlen = 100000, batch = 256, max_line = TT_LINES_DEFAULT_MAX, attempts = 0;
+	const char *env;
+	struct tt_lines lines;
+	enum tt_lines_status st;
+	const char *line;
+	size_t len;
+	char err[512], now[TT_TIME_ISO_LEN];
+	int opt;
+	struct tt_logrec r;
+
+	tt_log_init("tt-xadd");
+	env = tt_env("STREAM_MAXLEN");
+	if (env != NULL && !tt_parse_u64(env, 0, UINT64_MAX, &maxlen)) {
+		tt_log_msg(TT_LOG_ERROR, "STREAM_MAXLEN must be a number", "STREAM_MAXLEN", env);
+		return TT_EXIT_CONFIG;
+	}
+	env = tt_env("RECONNECT_MAX_ATTEMPTS");
+	if (env != NULL && !tt_parse_u64(env, 0, 1000000, &attempts)) {
+		tt_log_msg(TT_LOG_ERROR, "RECONNECT_MAX_ATTEMPTS must be a number", "RECONNECT_MAX_ATTEMPTS", env);
+		return TT_EXIT_CONFIG;
+	}
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'm':
+			if (!tt_parse_u64(optarg, 0, UINT64_MAX, &maxlen))
+				tt_usage_error(USAGE, "--maxlen must be a number", optarg);
+			break;
+		case 'b':
+			if (!tt_parse_u64(optarg, 1, 100000, &batch))
+				tt_usage_error(USAGE, "--batch must be from 1 to 100000", optarg);
+			break;
+		case 'l':
+			if (!tt_parse_u64(optarg, 64, 256u << 20, &max_line))
+				tt_usage_error(USAGE, "--max-line must be a number of bytes from 64 to 268435456", optarg);
+			break;
+		case 'h':
+			tt_usage_help(USAGE);
+		default:
+			tt_usage_error(USAGE, "bad usage", NULL);
+		}
+	}
+	if (optind + 1 != argc)
+		tt_usage_error(USAGE, "one STREAM is needed", NULL);
+	if (!tt_redis_init(&x.redis, NULL, err, sizeof err)) {
+		tt_log_msg(TT_LOG_ERROR, "bad Redis configuration", "error", err);
+		return TT_EXIT_CONFIG;
+	}
+	if (!tt_redis_key(&x.redis, argv[optind], x.key, sizeof x.key)) {
+		tt_log_msg(TT_LOG_ERROR, "stream name too long", "stream", argv[optind]);
+		tt_redis_free(&x.redis);
+		return TT_EXIT_USAGE;
+	}
+	x.trim = maxlen > 0;
+	snprintf(x.maxlen, sizeof x.maxlen, "%llu", (unsigned long long)maxlen);
+	x.attempts = (unsigned)attempts;
+	x.parser = tt_json_parser_new();
+	x.writer = tt_json_writer_new();
+	x.b.cap = batch;
+	x.b.lines = calloc(batch, sizeof *x.b.lines);
+	x.b.line_lens = calloc(batch, sizeof *x.b.line_lens);
+	x.b.argc = calloc(batch, sizeof *x.b.argc);
+	x.b.argv = calloc(batch, sizeof *x.b.argv);
+	x.b.lens = calloc(batch, sizeof *x.b.lens);
+	tt_arena_init(&x.b.arena, (size_t)batch * (3 * max_line + 65536));
+	tt_out_stdout(&x.out);
+	tt_stop_on_signals();
+	if (x.parser == NULL || x.writer == NULL || x.b.lines == NULL || x.b.line_lens == NULL ||
+	    x.b.argc == NULL || x.b.argv == NULL || x.b.lens == NULL) {
+		tt_log_msg(TT_LOG_ERROR, "out of memory", NULL, NULL);
+		x.status = TT_EXIT_FAILURE;
+	} else if (!tt_redis_connect(&x.redis, x.attempts)) {
+		x.status = TT_EXIT_UNAVAILABLE;
+	} else if (!tt_lines_open(&lines, "-", (size_t)max_line)) {
+		x.status = TT_EXIT_FAILURE;
+	} else {
+		lines.flush = flush_hook;
+		lines.flush_ctx = &x;
+		while (x.status == TT_EXIT_OK &&
+		    ((st = tt_lines_next(&lines, &line, &len)) == TT_LINES_OK || st == TT_LINES_TOO_LONG)) {
+			x.in++;
+			if (st == TT_LINES_TOO_LONG) {
+				x.rejected++;
+				tt_log_msg(TT_LOG_ERROR, "line rejected: too long", NULL, NULL);
+				continue;
+			}
+			tt_time_now_iso(now);
+			queue_line(&x, line, len, lines.lineno, now);
+			if (x.b.count == x.b.cap)
+				flush_batch(&x);
+		}
+		flush_batch(&x);
+		tt_lines_close(&lines);
+	}
+	if (!tt_out_close(&x.out) && x.status == TT_EXIT_OK)
+		x.status = TT_EXIT_IOERR;
+	if (tt_log_begin(&r, x.status == TT_EXIT_OK ? TT_LOG_INFO : TT_LOG_ERROR, "exit")) {
+		tt_log_str(&r, "stream", x.key);
+		tt_log_uint(&r, "in", x.in);
+		tt_log_uint(&r, "out", x.out_lines);
+		tt_log_uint(&r, "rejected", x.rejected);
+		tt_log_uint(&r, "batches", x.batches);
+		tt_log_uint(&r, "retries", x.retries);
+		tt_log_int(&r, "status", x.status);
+		tt_log_end(&r);
+	}
+	tt_redis_free(&x.redis);
+	tt_json_parser_free(x.parser);
+	tt_json_writer_free(x.writer);
+	tt_arena_free(&x.b.arena);
+	free(x.b.lines);
+	free(x.b.line_lens);
+	free(x.b.argc);
+	free(x.b.argv);
+	free(x.b.lens);
+	return x.status;
+}

@@ -1,0 +1,509 @@
+/* tt-xread - a Redis stream consumer group's entries out as NDJSON, each
+ * with an _ack receipt for tt-xack.
+ *
+ * Creates the group if missing (from the stream's start, MKSTREAM), reads
+ * this consumer's own pending entries first, then new ones (XREADGROUP,
+ * blocking with a timeout), and claims entries other consumers left idle
+ * too long (XAUTOCLAIM). An entry delivered more than --max-deliveries
+ * times goes to the DLQ stream (reason max_deliveries) and is acked instead
+ * of looping forever. See tt-xread(1).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tt_ack.h"
+#include "tt_config.h"
+#include "tt_exit.h"
+#include "tt_json.h"
+#include "tt_log.h"
+#include "tt_out.h"
+#include "tt_redis.h"
+#include "tt_stream.h"
+#include "tt_time.h"
+
+#define USAGE \
+	"usage: tt-xread -g GROUP [-c CONSUMER] [--count N] [--block MS] [--claim-idle MS]\n" \
+	"                [--max-deliveries N] [--dlq STREAM] [--start ID] [--idle-exit MS] STREAM\n" \
+	"       tt-xread --help\n" \
+	"Writes the entries of STREAM for consumer group GROUP as NDJSON lines,\n" \
+	"each with an \"_ack\" receipt (see tt-xack).\n" \
+	"  -g, --group GROUP      consumer group (created if missing)\n" \
+	"  -c, --consumer NAME    consumer name (default HOST-PID)\n" \
+	"  --count N              entries per read (default 100)\n" \
+	"  --block MS             longest wait for new entries per read (default 2000)\n" \
+	"  --claim-idle MS        claim entries pending longer than MS in other\n" \
+	"                         consumers (default 60000; 0 = never)\n" \
+	"  --max-deliveries N     dead-letter an entry delivered more than N times\n" \
+	"                         (default 5)\n" \
+	"  --dlq STREAM           where dead letters go (default ttlc:dlq)\n" \
+	"  --start ID             where a new group starts (default 0: everything)\n" \
+	"  --idle-exit MS         exit 0 after MS without an entry (default: never)\n" \
+	"Streams and groups are prefixed by REDIS_CONSUMER_GROUP_PREFIX.\n" \
+	"Environment: REDIS_URL, REDIS_CONSUMER_GROUP_PREFIX, RECONNECT_MAX_ATTEMPTS,\n" \
+	"LOG_LEVEL.\n"
+
+struct xread {
+	struct tt_redis redis;
+	struct tt_out out;
+	struct tt_json_parser *parser;
+	struct tt_json_writer *writer;
+	struct tt_arena arena;
+	char key[512], group[512], dlq[512], consumer[256];
+	char count[16], block[16], claim_idle[24], start[64];
+	uint64_t max_deliveries, claim_ms, idle_exit_ms;
+	unsigned attempts;
+	uint64_t emitted, dead, claimed, unreadable;
+	int status;
+};
+
+static redisReply *
+command(struct xread *x, int argc, const char **argv)
+{
+	size_t lens[16];
+
+	for (int i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	return tt_redis_command(&x->redis, argc, argv, lens);
+}
+
+/* Creates the group (and the stream) unless it exists. False on a lost
+ * connection or a refusal other than BUSYGROUP. */
+static bool
+ensure_group(struct xread *x)
+{
+	const char *argv[] = { "XGROUP", "CREATE", x->key, x->group, x->start, "MKSTREAM" };
+	redisReply *reply = command(x, 6, argv);
+	bool ok;
+
+	if (reply == NULL)
+		return false;
+	ok = reply->type != REDIS_REPLY_ERROR || strncmp(reply->str, "BUSYGROUP", 9) == 0;
+	if (!ok) {
+		tt_log_msg(TT_LOG_ERROR, "Redis refused XGROUP CREATE", "error", reply->str);
+		x->status = TT_EXIT_FAILURE;
+	}
+	freeReplyObject(reply);
+	return ok;
+}
+
+/* Deliveries of entry id for the group (from XPENDING), or 0 if unknown. */
+static long long
+deliveries(struct xread *x, const char *id)
+{
+	const char *argv[] = { "XPENDING", x->key, x->group, id, id, "1" };
+	redisReply *reply = command(x, 6, argv);
+	long long n = 0;
+
+	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
+	    reply->element[0]->type == REDIS_REPLY_ARRAY && reply->element[0]->elements == 4 &&
+	    reply->element[0]->element[3]->type == REDIS_REPLY_INTEGER)
+		n = reply->element[0]->element[3]->integer;
+	if (reply != NULL)
+		freeReplyObject(reply);
+	return n;
+}
+
+static bool
+ack(struct xread *x, const char *id)
+{
+	const char *argv[] = { "XACK", x->key, x->group, id };
+	redisReply *reply = command(x, 4, argv);
+
+	if (reply == NULL)
+		return false;
+	freeReplyObject(reply);
+	return true;
+}
+
+static void
+put_arg(const char **argv, size_t *lens, int *argc, const char *s, size_t len)
+{
+	argv[*argc] = s;
+	lens[*argc] = len;
+	(*argc)++;
+}
+
+/* Moves an entry delivered too often to the DLQ stream, then acks it. */
+static bool
+dead_letter(struct xread *x, const char *id, const struct tt_stream_fields *f, long long n)
+{
+	const struct tt_json *payload_obj;
+	const unsigned char *payload;
+	size_t plen;
+	char err[256], failed_at[TT_TIME_ISO_LEN], why[128];
+	const char *raw_type = NULL, *session = NULL;
+	size_t raw_type_len = 0, session_len = 0;
+	const char *argv[24];
+	size_t lens[24];
+	int argc = 0;
+	redisReply *reply;
+
+	payload_obj = tt_stream_object_of(&x->arena, x->parser, f, err, sizeof err);
+	if (payload_obj == NULL || !tt_json_write(x->writer, payload_obj, &payload, &plen)) {
+		payload = (const unsigned char *)"";
+		plen = 0;
+	}
+	for (size_t i = 0; i < f->count; i++) {
+		if (f->name_lens[i] == 4 && memcmp(f->names[i], "type", 4) == 0) {
+			raw_type = f->values[i];
+			raw_type_len = f->value_lens[i];
+		}
+		if (f->name_lens[i] == 9 && memcmp(f->names[i], "sessionId", 9) == 0) {
+			session = f->values[i];
+			session_len = f->value_lens[i];
+		}
+	}
+	tt_time_now_iso(failed_at);
+	snprintf(why, sizeof why, "entry %s delivered %lld times without acknowledgement", id, n);
+	put_arg(argv, lens, &argc, "XADD", 4);
+	put_arg(argv, lens, &argc, x->dlq, strlen(x->dlq));
+	put_arg(argv, lens, &argc, "*", 1);
+	put_arg(argv, lens, &argc, "schemaVersion", 13);
+	put_arg(argv, lens, &argc, "dlq.v1", 6);
+	put_arg(argv, lens, &argc, "stage", 5);
+	put_arg(argv, lens, &argc, "xread", 5);
+	put_arg(argv, lens, &argc, "reason", 6);
+	put_arg(argv, lens, &argc, "max_deliveries", 14);
+	put_arg(argv, lens, &argc, "error", 5);
+	put_arg(argv, lens, &argc, why, strlen(why));
+	put_arg(argv, lens, &argc, "payload", 7);
+	put_arg(argv, lens, &argc, (const char *)payload, plen);
+	put_arg(argv, lens, &argc, "failedAt", 8);
+	put_arg(argv, lens, &argc, failed_at, strlen(failed_at));
+	/* rawType and sessionId when the entry has them (else null on read). */
+	if (raw_type != NULL) {
+		put_arg(argv, lens, &argc, "rawType", 7);
+		put_arg(argv, lens, &argc, raw_type, raw_type_len);
+	}
+	if (session != NULL) {
+		put_arg(argv, lens, &argc, "sessionId", 9);
+		put_arg(argv, lens, &argc, session, session_len);
+	}
+	reply = tt_redis_command(&x->redis, argc, argv, lens);
+	if (reply == NULL)
+		return false;
+	freeReplyObject(reply);
+	x->dead++;
+	return ack(x, id);
+}
+
+/* Handles one entry reply [id, [field, value, ...]]. check: look up its
+ * deliveries (pending and claimed entries). False on a lost connection. */
+static bool
+handle_entry(struct xread *x, const redisReply *e, bool check)
+{
+	const redisReply *idr, *fr;
+	struct tt_stream_fields f;
+	struct tt_json *obj;
+	const unsigned char *text;
+	size_t len, n;
+	char err[256], receipt[1100];
+	long long times;
+
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING)
+		return true;
+	idr = e->element[0];
+	fr = e->element[1];
+	if (fr->type != REDIS_REPLY_ARRAY) {
+		/* Deleted (trimmed) while pending: nothing left to deliver. */
+		return ack(x, idr->str);
+	}
+	tt_arena_reset(&x->arena);
+	n = fr->elements / 2;
+	f.count = n;
+	f.names = tt_arena_alloc(&x->arena, (n + 1) * sizeof *f.names);
+	f.name_lens = tt_arena_alloc(&x->arena, (n + 1) * sizeof *f.name_lens);
+	f.values = tt_arena_alloc(&x->arena, (n + 1) * sizeof *f.values);
+	f.value_lens = tt_arena_alloc(&x->arena, (n + 1) * sizeof *f.value_lens);
+	if (f.names == NULL || f.name_lens == NULL || f.values == NULL || f.value_lens == NULL)
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		f.names[i] = fr->element[2 * i]->str;
+		f.name_lens[i] = fr->element[2 * i]->len;
+		f.values[i] = fr->element[2 * i + 1]->str;
+		f.value_lens[i] = fr->element[2 * i + 1]->len;
+	}
+	if (check && (times = deliveries(x, idr->str)) > (long long)x->max_deliveries)
+		return dead_letter(x, idr->str, &f, times);
+	obj = tt_stream_object_of(&x->arena, x->parser, &f, err, sizeof err);
+	if (obj == NULL || !tt_ack_format(receipt, sizeof receipt, x->key, x->group, idr->str, idr->len)) {
+		struct tt_logrec r;
+
+		/* Left pending: it comes back, and max_deliveries ends it. */
+		x->unreadable++;
+		if (tt_log_begin(&r, TT_LOG_ERROR, "entry cannot be read back as JSON")) {
+			tt_log_str(&r, "id", idr->str);
+			tt_log_str(&r, "error", err);
+			tt_log_end(&r);
+		}
+		return true;
+	}
+	tt_json_add(obj, "_ack", tt_json_new_str(&x->arena, receipt, strlen(receipt)));
+	if (x->arena.failed || !tt_json_write(x->writer, obj, &text, &len)) {
+		x->unreadable++;
+		return true;
+	}
+	if (!tt_out_line(&x->out, text, len))
+		x->status = TT_EXIT_IOERR;
+	x->emitted++;
+	return true;
+}
+
+/* Handles an XREADGROUP reply; *last gets the last id (for paging pending
+ * entries) and *got the number of entries. False on a lost connection. */
+static bool
+handle_read(struct xread *x, const redisReply *reply, bool check, char *last, size_t lastsz, size_t *got)
+{
+	const redisReply *entries;
+
+	*got = 0;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0)
+		return true;
+	if (reply->element[0]->type != REDIS_REPLY_ARRAY || reply->element[0]->elements != 2)
+		return true;
+	entries = reply->element[0]->element[1];
+	for (size_t i = 0; i < entries->elements && x->status == TT_EXIT_OK; i++) {
+		const redisReply *e = entries->element[i];
+
+		if (!handle_entry(x, e, check))
+			return false;
+		if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 && e->element[0]->type == REDIS_REPLY_STRING)
+			snprintf(last, lastsz, "%s", e->element[0]->str);
+		(*got)++;
+	}
+	return true;
+}
+
+/* Re-reads this consumer's own pending entries. False on a lost connection. */
+static bool
+read_pending(struct xread *x)
+{
+	char last[64] = "0";
+
+	for (;;) {
+		const char *argv[] = { "XREADGROUP", "GROUP", x->group, x->consumer, "COUNT", x->count,
+			"STREAMS", x->key, last };
+		redisReply *reply = command(x, 9, argv);
+		size_t got = 0;
+		bool ok;
+
+		if (reply == NULL)
+			return false;
+		ok = handle_read(x, reply, true, last, sizeof last, &got);
+		freeReplyObject(reply);
+		tt_out_flush(&x->out);
+		if (!ok)
+			return false;
+		if (got == 0 || x->status != TT_EXIT_OK)
+			return true;
+	}
+}
+
+/* Claims entries idle too long in other consumers. False on a lost
+ * connection. */
+static bool
+claim(struct xread *x)
+{
+	const char *argv[] = { "XAUTOCLAIM", x->key, x->group, x->consumer, x->claim_idle, "0-0", "COUNT", x->count };
+	redisReply *reply = command(x, 8, argv);
+	bool ok = true;
+
+	if (reply == NULL)
+		return false;
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2 && reply->element[1]->type == REDIS_REPLY_ARRAY) {
+		const redisReply *entries = reply->element[1];
+
+		for (size_t i = 0; i < entries->elements && ok && x->status == TT_EXIT_OK; i++) {
+			ok = handle_entry(x, entries->element[i], true);
+			x->claimed++;
+		}
+	}
+	freeReplyObject(reply);
+	tt_out_flush(&x->out);
+	return ok;
+}
+
+/* The consumer loop; returns when stopped, idle long enough, or failed. */
+static void
+run(struct xread *x)
+{
+	int64_t last_entry = tt_time_mono_ms(), last_claim = 0;
+	bool fresh = true; /* (re)connected: group and own pending first */
+
+	while (x->status == TT_EXIT_OK && !tt_stop_requested()) {
+		const char *argv[] = { "XREADGROUP", "GROUP", x->group, x->consumer, "COUNT", x->count,
+			"BLOCK", x->block, "STREAMS", x->key, ">" };
+		redisReply *reply;
+		char last[64];
+		size_t got = 0;
+		bool ok = true;
+
+		if (fresh) {
+			ok = ensure_group(x) && read_pending(x);
+			fresh = !ok;
+		}
+		if (ok && x->claim_ms > 0 && tt_time_mono_ms() - last_claim >= (int64_t)x->claim_ms / 2) {
+			last_claim = tt_time_mono_ms();
+			ok = claim(x);
+		}
+		if (ok) {
+			reply = command(x, 11, argv);
+			ok = reply != NULL && handle_read(x, reply, false, last, sizeof last, &got);
+			if (reply != NULL)
+				freeReplyObject(reply);
+			tt_out_flush(&x->out);
+		}
+		if (x->status != TT_EXIT_OK)
+			break;
+		if (!ok) {
+			if (tt_stop_requested())
+				break;
+			if (!tt_redis_connect(&x->redis, x->attempts)) {
+				x->status = tt_stop_requested() ? TT_EXIT_OK : TT_EXIT_UNAVAILABLE;
+				break;
+			}
+			fresh = true;
+			continue;
+		}
+		if (got > 0)
+			last_entry = tt_time_mono_ms();
+		else if (x->idle_exit_ms > 0 && tt_time_mono_ms() - last_entry >= (int64_t)x->idle_exit_ms)
+			break;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "group", required_argument, NULL, 'g' },
+		{ "consumer", required_argument, NULL, 'c' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "block", required_argument, NULL, 'b' },
+		{ "claim-idle", required_argument, NULL, 'i' },
+		{ "max-deliveries", required_argument, NULL, 'm' },
+		{ "dlq", required_argument, NULL, 'd' },
+		{ "start", required_argument, NULL, 's' },
+		{ "idle-exit", required_argument, NULL, 'x' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct xread x;
+	const char *group = NULL, *consumer = NULL, *dlq = "ttlc:dlq", *env;
+	uint64_t count = 100, block = 2000, attempts = 0;
+	char err[512], host[128];
+	int opt;
+	struct tt_logrec r;
+
+	tt_log_init("tt-xread");
+	x.claim_ms = 60000;
+	x.max_deliveries = 5;
+	snprintf(x.start, sizeof x.start, "0");
+	env = tt_env("RECONNECT_MAX_ATTEMPTS");
+	if (env != NULL && !tt_parse_u64(env, 0, 1000000, &attempts)) {
+		tt_log_msg(TT_LOG_ERROR, "RECONNECT_MAX_ATTEMPTS must be a number", "RECONNECT_MAX_ATTEMPTS", env);
+		return TT_EXIT_CONFIG;
+	}
+	while ((opt = getopt_long(argc, argv, "g:c:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'g':
+			group = optarg;
+			break;
+		case 'c':
+			consumer = optarg;
+			break;
+		case 'n':
+			if (!tt_parse_u64(optarg, 1, 100000, &count))
+				tt_usage_error(USAGE, "--count must be from 1 to 100000", optarg);
+			break;
+		case 'b':
+			if (!tt_parse_u64(optarg, 1, 3600000, &block))
+				tt_usage_error(USAGE, "--block must be from 1 to 3600000 ms", optarg);
+			break;
+		case 'i':
+			if (!tt_parse_u64(optarg, 0, UINT32_MAX, &x.claim_ms))
+				tt_usage_error(USAGE, "--claim-idle must be a number of ms", optarg);
+			break;
+		case 'm':
+			if (!tt_parse_u64(optarg, 1, 1000000, &x.max_deliveries))
+				tt_usage_error(USAGE, "--max-deliveries must be from 1 to 1000000", optarg);
+			break;
+		case 'd':
+			dlq = optarg;
+			break;
+		case 's':
+			if (strlen(optarg) >= sizeof x.start)
+				tt_usage_error(USAGE, "--start is too long", optarg);
+			snprintf(x.start, sizeof x.start, "%s", optarg);
+			break;
+		case 'x':
+			if (!tt_parse_u64(optarg, 1, UINT32_MAX, &x.idle_exit_ms))
+				tt_usage_error(USAGE, "--idle-exit must be a number of ms", optarg);
+			break;
+		case 'h':
+			tt_usage_help(USAGE);
+		default:
+			tt_usage_error(USAGE, "bad usage", NULL);
+		}
+	}
+	if (group == NULL || optind + 1 != argc)
+		tt_usage_error(USAGE, "-g GROUP and one STREAM are needed", NULL);
+	if (!tt_redis_init(&x.redis, NULL, err, sizeof err)) {
+		tt_log_msg(TT_LOG_ERROR, "bad Redis configuration", "error", err);
+		return TT_EXIT_CONFIG;
+	}
+	if (!tt_redis_key(&x.redis, argv[optind], x.key, sizeof x.key) ||
+	    !tt_redis_key(&x.redis, group, x.group, sizeof x.group) ||
+	    !tt_redis_key(&x.redis, dlq, x.dlq, sizeof x.dlq) ||
+	    strchr(x.key, '\t') != NULL || strchr(x.group, '\t') != NULL) {
+		tt_log_msg(TT_LOG_ERROR, "stream or group name too long or holding a tab", NULL, NULL);
+		tt_redis_free(&x.redis);
+		return TT_EXIT_USAGE;
+	}
+	if (consumer == NULL) {
+		if (gethostname(host, sizeof host) != 0)
+			snprintf(host, sizeof host, "host");
+		host[sizeof host - 1] = '\0';
+		snprintf(x.consumer, sizeof x.consumer, "%s-%ld", host, (long)getpid());
+	} else {
+		snprintf(x.consumer, sizeof x.consumer, "%s", consumer);
+	}
+	snprintf(x.count, sizeof x.count, "%llu", (unsigned long long)count);
+	snprintf(x.block, sizeof x.block, "%llu", (unsigned long long)block);
+	snprintf(x.claim_idle, sizeof x.claim_idle, "%llu", (unsigned long long)x.claim_ms);
+	x.attempts = (unsigned)attempts;
+	/* A blocking read must not time out before Redis answers it. */
+	x.redis.timeout_ms = (int)block + 5000;
+	x.parser = tt_json_parser_new();
+	x.writer = tt_json_writer_new();
+	tt_arena_init(&x.arena, 256u << 20);
+	tt_out_stdout(&x.out);
+	tt_stop_on_signals();
+	if (x.parser == NULL || x.writer == NULL)
+		x.status = TT_EXIT_FAILURE;
+	else if (!tt_redis_connect(&x.redis, x.attempts))
+		x.status = tt_stop_requested() ? TT_EXIT_OK : TT_EXIT_UNAVAILABLE;
+	else
+		run(&x);
+	if (!tt_out_close(&x.out) && x.status == TT_EXIT_OK)
+		x.status = TT_EXIT_IOERR;
+	if (tt_log_begin(&r, x.status == TT_EXIT_OK ? TT_LOG_INFO : TT_LOG_ERROR, "exit")) {
+		tt_log_str(&r, "stream", x.key);
+		tt_log_str(&r, "group", x.group);
+		tt_log_str(&r, "consumer", x.consumer);
+		tt_log_uint(&r, "emitted", x.emitted);
+		tt_log_uint(&r, "claimed", x.claimed);
+		tt_log_uint(&r, "deadLettered", x.dead);
+		tt_log_uint(&r, "unreadable", x.unreadable);
+		tt_log_int(&r, "status", x.status);
+		tt_log_end(&r);
+	}
+	tt_redis_free(&x.redis);
+	tt_json_parser_free(x.parser);
+	tt_json_writer_free(x.writer);
+	tt_arena_free(&x.arena);
+	return x.status;
+}

@@ -1,0 +1,273 @@
+/* tt_redis.c - see tt_redis.h. */
+#include "tt_redis.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tt_config.h"
+#include "tt_log.h"
+
+#define DEFAULT_URL "redis://localhost:6379"
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes %XX escapes of s[0..n) into a new string; NULL when out of memory. */
+static char *
+url_decode(const char *s, size_t n)
+{
+	char *out = malloc(n + 1), *o = out;
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
+			*o++ = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+			i += 2;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+bool
+tt_redis_init(struct tt_redis *r, const char *url, char *err, size_t errsz)
+{
+	const char *prefix = tt_env("REDIS_CONSUMER_GROUP_PREFIX");
+	const char *p, *host, *at, *slash;
+	uint64_t port = 6379, db = 0;
+
+	memset(r, 0, sizeof *r);
+	r->timeout_ms = 5000;
+	if (url == NULL)
+		url = tt_env("REDIS_URL");
+	if (url == NULL)
+		url = DEFAULT_URL;
+	tt_log_redact_url(url, r->redacted, sizeof r->redacted);
+	if (prefix != NULL && snprintf(r->prefix, sizeof r->prefix, "%s", prefix) >= (int)sizeof r->prefix) {
+		snprintf(err, errsz, "REDIS_CONSUMER_GROUP_PREFIX is longer than %zu bytes", sizeof r->prefix - 1);
+		return false;
+	}
+	if (strncmp(url, "rediss://", 9) == 0) {
+		snprintf(err, errsz, "%s: rediss:// (TLS) is not supported by this platform's hiredis 0.14; "
+		    "use redis:// over a trusted network or a TLS tunnel", r->redacted);
+		return false;
+	}
+	if (strncmp(url, "redis://", 8) != 0) {
+		snprintf(err, errsz, "%s: REDIS_URL must start with redis://", r->redacted);
+		return false;
+	}
+	p = url + 8;
+	slash = p + strcspn(p, "/?#");
+	at = NULL;
+	for (const char *q = p; q < slash; q++)
+		if (*q == '@')
+			at = q;
+	if (at != NULL) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+
+		if (colon != NULL) {
+			r->password = url_decode(colon + 1, (size_t)(at - colon - 1));
+			if (colon > p)
+				r->user = url_decode(p, (size_t)(colon - p));
+		} else if (at > p) {
+			r->password = url_decode(p, (size_t)(at - p));
+		}
+		host = at + 1;
+	} else {
+		host = p;
+	}
+	{
+		const char *colon = memchr(host, ':', (size_t)(slash - host));
+		size_t hlen = (size_t)((colon != NULL ? colon : slash) - host);
+		char num[16];
+
+		if (hlen == 0 || hlen >= sizeof r->host) {
+			snprintf(err, errsz, "%s: no host, or a host name too long", r->redacted);
+			return false;
+		}
+		memcpy(r->host, host, hlen);
+		r->host[hlen] = '\0';
+		if (colon != NULL) {
+			size_t n = (size_t)(slash - colon - 1);
+
+			if (n == 0 || n >= sizeof num) {
+				snprintf(err, errsz, "%s: bad port", r->redacted);
+				return false;
+			}
+			memcpy(num, colon + 1, n);
+			num[n] = '\0';
+			if (!tt_parse_u64(num, 1, 65535, &port)) {
+				snprintf(err, errsz, "%s: bad port", r->redacted);
+				return false;
+			}
+		}
+	}
+	if (*slash == '/' && slash[1] != '\0') {
+		char num[16];
+		size_t n = strcspn(slash + 1, "?#");
+
+		if (n >= sizeof num) {
+			snprintf(err, errsz, "%s: bad database number", r->redacted);
+			return false;
+		}
+		memcpy(num, slash + 1, n);
+		num[n] = '\0';
+		if (n > 0 && !tt_parse_u64(num, 0, 1000000, &db)) {
+			snprintf(err, errsz, "%s: bad database number", r->redacted);
+			return false;
+		}
+	}
+	r->port = (int)port;
+	r->db = (int)db;
+	tt_backoff_init(&r->backoff, 1000, 60000, 2.0, 0.2, 0);
+	return true;
+}
+
+void
+tt_redis_free(struct tt_redis *r)
+{
+	tt_redis_disconnect(r);
+	free(r->user);
+	if (r->password != NULL) {
+		memset(r->password, 0, strlen(r->password));
+		free(r->password);
+	}
+	r->user = r->password = NULL;
+}
+
+void
+tt_redis_disconnect(struct tt_redis *r)
+{
+	if (r->ctx != NULL)
+		redisFree(r->ctx);
+	r->ctx = NULL;
+}
+
+/* Sends a setup command (AUTH, SELECT); false if it fails. */
+static bool
+setup_command(struct tt_redis *r, int argc, const char **argv, const char *what)
+{
+	size_t lens[3];
+	redisReply *reply;
+	bool ok;
+
+	for (int i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	reply = redisCommandArgv(r->ctx, argc, argv, lens);
+	ok = reply != NULL && reply->type != REDIS_REPLY_ERROR;
+	if (!ok) {
+		struct tt_logrec lr;
+
+		/* The reply text, never the command: AUTH carries the secret. */
+		if (tt_log_begin(&lr, TT_LOG_ERROR, what)) {
+			tt_log_str(&lr, "url", r->redacted);
+			tt_log_str(&lr, "error", reply != NULL ? reply->str : r->ctx->errstr);
+			tt_log_end(&lr);
+		}
+	}
+	if (reply != NULL)
+		freeReplyObject(reply);
+	return ok;
+}
+
+/* One connection attempt; false (logged) on failure. */
+static bool
+connect_once(struct tt_redis *r)
+{
+	struct timeval tv = { r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000 };
+
+	r->ctx = redisConnectWithTimeout(r->host, r->port, tv);
+	if (r->ctx == NULL || r->ctx->err) {
+		struct tt_logrec lr;
+
+		if (tt_log_begin(&lr, TT_LOG_WARN, "cannot connect to Redis")) {
+			tt_log_str(&lr, "url", r->redacted);
+			tt_log_str(&lr, "error", r->ctx != NULL ? r->ctx->errstr : "out of memory");
+			tt_log_end(&lr);
+		}
+		tt_redis_disconnect(r);
+		return false;
+	}
+	if (r->timeout_ms > 0)
+		redisSetTimeout(r->ctx, tv);
+	if (r->password != NULL) {
+		const char *argv[3] = { "AUTH", r->user != NULL ? r->user : r->password, r->password };
+
+		if (!setup_command(r, r->user != NULL ? 3 : 2, argv, "Redis refused AUTH")) {
+			tt_redis_disconnect(r);
+			return false;
+		}
+	}
+	if (r->db != 0) {
+		char num[16];
+		const char *argv[2] = { "SELECT", num };
+
+		snprintf(num, sizeof num, "%d", r->db);
+		if (!setup_command(r, 2, argv, "Redis refused SELECT")) {
+			tt_redis_disconnect(r);
+			return false;
+		}
+	}
+	return true;
+}
+
+bool
+tt_redis_connect(struct tt_redis *r, unsigned max_attempts)
+{
+	r->backoff.max_attempts = max_attempts;
+	tt_backoff_reset(&r->backoff);
+	tt_redis_disconnect(r);
+	while (!tt_stop_requested()) {
+		int64_t delay;
+		struct timespec ts;
+
+		if (connect_once(r)) {
+			tt_backoff_reset(&r->backoff);
+			return true;
+		}
+		if (!tt_backoff_next(&r->backoff, &delay)) {
+			tt_log_msg(TT_LOG_ERROR, "Redis stayed unreachable, giving up", "url", r->redacted);
+			return false;
+		}
+		ts.tv_sec = delay / 1000;
+		ts.tv_nsec = (delay % 1000) * 1000000;
+		nanosleep(&ts, NULL); /* a stop signal cuts it short */
+	}
+	return false;
+}
+
+redisReply *
+tt_redis_command(struct tt_redis *r, int argc, const char **argv, const size_t *lens)
+{
+	redisReply *reply;
+
+	if (r->ctx == NULL)
+		return NULL;
+	reply = redisCommandArgv(r->ctx, argc, argv, lens);
+	if (reply == NULL)
+		tt_redis_disconnect(r);
+	return reply;
+}
+
+bool
+tt_redis_key(const struct tt_redis *r, const char *name, char *out, size_t outsz)
+{
+	int n = snprintf(out, outsz, "%s%s", r->prefix, name);
+
+	return n >= 0 && (size_t)n < outsz;
+}

@@ -1,0 +1,58 @@
+/* tt_redis.h - one Redis connection for the stream adaptors (hiredis).
+ *
+ * REDIS_URL (redis://[[user]:password@]host[:port][/db]; default
+ * redis://localhost:6379) names the server; the password is sent with AUTH
+ * and never logged (the URL is logged redacted). rediss:// (TLS) is refused
+ * as a configuration error: the hiredis on this platform (0.14) has no TLS.
+ * REDIS_CONSUMER_GROUP_PREFIX prefixes every stream key and group name
+ * (seed 9.5), so two test runs on one server never meet.
+ *
+ * A lost connection is reopened with the seed's back-off (tt_backoff);
+ * after max_attempts failures in a row the caller exits 69.
+ */
+#ifndef TT_REDIS_H
+#define TT_REDIS_H
+
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tt_backoff.h"
+
+struct tt_redis {
+	redisContext *ctx;        /* NULL while disconnected */
+	char host[256];
+	int port;
+	int db;
+	char *user;               /* owned; NULL when none */
+	char *password;           /* owned, secret: never logged */
+	char redacted[512];       /* the URL as logs may show it */
+	char prefix[128];         /* REDIS_CONSUMER_GROUP_PREFIX */
+	struct tt_backoff backoff;
+	int timeout_ms;           /* connect and command timeout; 0 = none */
+};
+
+/* Reads REDIS_URL (or url when not NULL) and the prefix. Returns false with
+ * a reason in err (no secret in it) when the URL cannot be used: exit 78. */
+bool tt_redis_init(struct tt_redis *r, const char *url, char *err, size_t errsz);
+
+/* (Re)connects, retrying with back-off until connected or max_attempts
+ * (0 = forever) failures in a row. False: give up (exit 69), or a stop
+ * signal arrived while waiting. */
+bool tt_redis_connect(struct tt_redis *r, unsigned max_attempts);
+
+/* Drops the connection (after an I/O error; the next command reconnects). */
+void tt_redis_disconnect(struct tt_redis *r);
+
+void tt_redis_free(struct tt_redis *r);
+
+/* Runs one command (argv of argc byte strings) and returns its reply, or
+ * NULL on a connection error (the connection is dropped; the caller decides
+ * whether to reconnect and retry). The caller frees the reply with
+ * freeReplyObject(). */
+redisReply *tt_redis_command(struct tt_redis *r, int argc, const char **argv, const size_t *lens);
+
+/* Writes prefix + name into out (size outsz). False if it does not fit. */
+bool tt_redis_key(const struct tt_redis *r, const char *name, char *out, size_t outsz);
+
+#endif
