@@ -4,7 +4,7 @@
  * Creates the group if missing (from the stream's start, MKSTREAM), reads
  * this consumer's own pending entries first, then new ones (XREADGROUP,
  * blocking with a timeout), and claims entries other consumers left idle
- * too long (XAUTOCLAIM). An entry delivered more than --max-deliveries
+ * too long (XPENDING IDLE + XCLAIM). An entry delivered more than --max-deliveries
  * times goes to the DLQ stream (reason max_deliveries) and is acked instead
  * of looping forever. See tt-xread(1).
  */
@@ -302,26 +302,64 @@ read_pending(struct xread *x)
 	}
 }
 
-/* Claims entries idle too long in other consumers. False on a lost
- * connection. */
+/* Claims entries idle too long in other consumers (XPENDING with IDLE,
+ * then XCLAIM of those not ours: XAUTOCLAIM would also take back our own
+ * entries still in flight downstream, and emit them twice). False on a
+ * lost connection. */
 static bool
 claim(struct xread *x)
 {
-	const char *argv[] = { "XAUTOCLAIM", x->key, x->group, x->consumer, x->claim_idle, "0-0", "COUNT", x->count };
-	redisReply *reply = command(x, 8, argv);
+	const char *pargv[] = { "XPENDING", x->key, x->group, "IDLE", x->claim_idle, "-", "+", x->count };
+	redisReply *pending = command(x, 8, pargv), *reply;
+	const char **argv;
+	size_t *lens, n = 0;
 	bool ok = true;
 
-	if (reply == NULL)
+	if (pending == NULL)
 		return false;
-	if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2 && reply->element[1]->type == REDIS_REPLY_ARRAY) {
-		const redisReply *entries = reply->element[1];
+	if (pending->type != REDIS_REPLY_ARRAY || pending->elements == 0) {
+		freeReplyObject(pending);
+		return true;
+	}
+	argv = calloc(pending->elements + 5, sizeof *argv);
+	lens = calloc(pending->elements + 5, sizeof *lens);
+	if (argv == NULL || lens == NULL) {
+		free(argv);
+		free(lens);
+		freeReplyObject(pending);
+		return true;
+	}
+	argv[0] = "XCLAIM";
+	argv[1] = x->key;
+	argv[2] = x->group;
+	argv[3] = x->consumer;
+	argv[4] = x->claim_idle;
+	for (size_t i = 0; i < pending->elements; i++) {
+		const redisReply *e = pending->element[i];
 
-		for (size_t i = 0; i < entries->elements && ok && x->status == TT_EXIT_OK; i++) {
-			ok = handle_entry(x, entries->element[i], true);
-			x->claimed++;
+		if (e->type == REDIS_REPLY_ARRAY && e->elements == 4 && e->element[0]->type == REDIS_REPLY_STRING &&
+		    e->element[1]->type == REDIS_REPLY_STRING && strcmp(e->element[1]->str, x->consumer) != 0)
+			argv[5 + n++] = e->element[0]->str;
+	}
+	for (size_t i = 0; i < n + 5; i++)
+		lens[i] = strlen(argv[i]);
+	if (n > 0) {
+		reply = tt_redis_command(&x->redis, (int)n + 5, argv, lens);
+		if (reply == NULL) {
+			ok = false;
+		} else {
+			if (reply->type == REDIS_REPLY_ARRAY) {
+				for (size_t i = 0; i < reply->elements && ok && x->status == TT_EXIT_OK; i++) {
+					ok = handle_entry(x, reply->element[i], true);
+					x->claimed++;
+				}
+			}
+			freeReplyObject(reply);
 		}
 	}
-	freeReplyObject(reply);
+	free(argv);
+	free(lens);
+	freeReplyObject(pending);
 	tt_out_flush(&x->out);
 	return ok;
 }

@@ -1,0 +1,191 @@
+#!/usr/bin/env bats
+# tt-xadd, tt-xread, tt-xack against a real redis-server that the suite
+# starts on a port of its own (and stops after). Each test uses its own
+# REDIS_CONSUMER_GROUP_PREFIX, so tests never see each other's streams.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+setup_file() {
+	local port
+	for port in $(shuf -i 20000-39999 -n 20); do
+		if ! (exec 9<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			break
+		fi
+	done
+	export TTLC_TEST_REDIS_PORT=$port
+	export REDIS_URL="redis://127.0.0.1:$port"
+	redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+	    --dir "$BATS_FILE_TMPDIR" --daemonize yes --logfile "$BATS_FILE_TMPDIR/redis.log" \
+	    --pidfile "$BATS_FILE_TMPDIR/redis.pid"
+	for _ in $(seq 1 50); do
+		redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "redis-server did not start" >&2
+	return 1
+}
+
+teardown_file() {
+	redis-cli -p "$TTLC_TEST_REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+}
+
+setup() {
+	ttlc_setup
+	export REDIS_CONSUMER_GROUP_PREFIX="t$BATS_TEST_NUMBER-$$-"
+	P=$REDIS_CONSUMER_GROUP_PREFIX
+}
+
+rcli() {
+	redis-cli -p "$TTLC_TEST_REDIS_PORT" "$@"
+}
+
+pending() {
+	rcli XPENDING "$1" "$2" | head -1
+}
+
+@test "redis: --help and usage errors" {
+	for c in tt-xadd tt-xread tt-xack; do
+		run "$c" --help
+		[ "$status" -eq 0 ]
+		[[ "${lines[0]}" == "usage: $c"* ]]
+	done
+	run -2 tt-xadd
+	run -2 tt-xread ttlc:raw
+	run -2 tt-xread -g g
+	run -2 tt-xadd --maxlen x s
+}
+
+@test "redis: raw frames round trip xadd -> xread as equal objects; xadd echoes its input" {
+	tt-xadd ttlc:raw <"$RAW_FRAMES" >echo.ndjson 2>err.log
+	cmp echo.ndjson "$RAW_FRAMES"
+	[ "$(rcli XLEN "${P}ttlc:raw")" -eq "$(wc -l <"$RAW_FRAMES")" ]
+	tt-xread -g normalizer --block 100 --idle-exit 300 ttlc:raw >read.ndjson 2>err.log
+	diff <(jq -cS 'del(._ack)' read.ndjson) <(jq -cS . "$RAW_FRAMES")
+	# Every line carries a receipt naming the prefixed stream and group.
+	[ "$(jq -r '._ack | split("\t") | .[0] + " " + .[1]' read.ndjson | sort -u)" = "${P}ttlc:raw ${P}normalizer" ]
+}
+
+@test "redis: the pipeline xread | normalize | xadd | xack stores every event and leaves nothing pending" {
+	tt-xadd ttlc:raw <"$RAW_FRAMES" >/dev/null 2>&1
+	tt-xread -g normalizer --block 100 --idle-exit 300 ttlc:raw 2>/dev/null |
+		tt-normalize 2>/dev/null | tt-xadd ttlc:events 2>/dev/null | tt-xack -g normalizer ttlc:raw 2>ack.log
+	grep -q '"acked":38' ack.log
+	[ "$(pending "${P}ttlc:raw" "${P}normalizer")" -eq 0 ]
+	tt-xread -g storage --block 100 --idle-exit 300 ttlc:events >events.ndjson 2>/dev/null
+	diff <(jq -cS 'del(._ack)' events.ndjson) <(jq -cS . "$UNIFIED_EVENTS")
+	# The events stream holds the event JSON and normalizedAt, not _ack.
+	rcli XRANGE "${P}ttlc:events" - + COUNT 1 >entry.txt
+	grep -qx event entry.txt
+	grep -qx normalizedAt entry.txt
+	! grep -q _ack entry.txt
+}
+
+@test "redis: an entry is acked only when its line reaches tt-xack" {
+	tt-xadd ttlc:raw <"$RAW_FRAMES" >/dev/null 2>&1
+	# Lines dropped before tt-xack (here: all but the first 5) stay pending.
+	tt-xread -g normalizer --block 100 --idle-exit 300 ttlc:raw 2>/dev/null | head -5 | tt-xack 2>/dev/null
+	[ "$(pending "${P}ttlc:raw" "${P}normalizer")" -eq 33 ]
+}
+
+@test "redis: a consumer re-reads its own pending entries first after a restart" {
+	tt-xadd ttlc:raw <"$RAW_FRAMES" >/dev/null 2>&1
+	tt-xread -g g -c one --block 100 --idle-exit 300 ttlc:raw >first.ndjson 2>/dev/null
+	# Not acked: the same consumer gets them again.
+	tt-xread -g g -c one --block 100 --idle-exit 300 ttlc:raw >again.ndjson 2>/dev/null
+	[ "$(wc -l <again.ndjson)" -eq 38 ]
+	diff <(jq -r ._ack first.ndjson) <(jq -r ._ack again.ndjson)
+	tt-xack <again.ndjson 2>/dev/null
+	[ "$(pending "${P}ttlc:raw" "${P}g")" -eq 0 ]
+}
+
+@test "redis: MAXLEN ~ trims the stream" {
+	for i in $(seq 1 10); do cat "$RAW_FRAMES"; done >many.ndjson
+	tt-xadd --maxlen 50 ttlc:raw <many.ndjson >/dev/null 2>&1
+	n=$(rcli XLEN "${P}ttlc:raw")
+	[ "$n" -ge 50 ] && [ "$n" -lt 380 ]
+	STREAM_MAXLEN=0 tt-xadd ttlc:untrimmed <many.ndjson >/dev/null 2>&1
+	[ "$(rcli XLEN "${P}ttlc:untrimmed")" -eq 380 ]
+}
+
+@test "redis: two prefixes on one server never see each other's entries" {
+	REDIS_CONSUMER_GROUP_PREFIX="${P}a-" tt-xadd ttlc:raw <"$RAW_FRAMES" >/dev/null 2>&1
+	head -3 "$RAW_FRAMES" | REDIS_CONSUMER_GROUP_PREFIX="${P}b-" tt-xadd ttlc:raw >/dev/null 2>&1
+	[ "$(REDIS_CONSUMER_GROUP_PREFIX="${P}b-" tt-xread -g n --block 100 --idle-exit 300 ttlc:raw 2>/dev/null | wc -l)" -eq 3 ]
+	[ "$(REDIS_CONSUMER_GROUP_PREFIX="${P}a-" tt-xread -g n --block 100 --idle-exit 300 ttlc:raw 2>/dev/null | wc -l)" -eq 38 ]
+}
+
+@test "redis: two consumers of one group share the work, no entry delivered to both" {
+	for i in $(seq 1 30); do cat "$RAW_FRAMES"; done | tt-xadd ttlc:raw >/dev/null 2>&1
+	tt-xread -g shared -c a --count 7 --block 100 --idle-exit 500 ttlc:raw >a.ndjson 2>/dev/null &
+	tt-xread -g shared -c b --count 7 --block 100 --idle-exit 500 ttlc:raw >b.ndjson 2>/dev/null &
+	wait
+	[ -s a.ndjson ] && [ -s b.ndjson ]
+	[ $(($(wc -l <a.ndjson) + $(wc -l <b.ndjson))) -eq 1140 ]
+	[ "$(cat a.ndjson b.ndjson | jq -r ._ack | sort -u | wc -l)" -eq 1140 ]
+	cat a.ndjson b.ndjson | tt-xack -g shared ttlc:raw 2>/dev/null
+	[ "$(pending "${P}ttlc:raw" "${P}shared")" -eq 0 ]
+}
+
+@test "redis: an entry delivered more than --max-deliveries times goes to the DLQ and is acked" {
+	head -4 "$RAW_FRAMES" | tail -1 | tt-xadd ttlc:raw >/dev/null 2>&1
+	for c in a b c; do
+		sleep 0.05
+		tt-xread -g poison -c "$c" --max-deliveries 2 --claim-idle 1 --block 100 --idle-exit 300 ttlc:raw \
+		    >"$c.ndjson" 2>"$c.log"
+	done
+	[ "$(wc -l <a.ndjson)" -eq 1 ]
+	[ "$(wc -l <b.ndjson)" -eq 1 ]
+	[ ! -s c.ndjson ]
+	grep -q '"deadLettered":1' c.log
+	[ "$(pending "${P}ttlc:raw" "${P}poison")" -eq 0 ]
+	tt-xread -g ops --block 100 --idle-exit 300 ttlc:dlq >dlq.ndjson 2>/dev/null
+	[ "$(jq -r .reason dlq.ndjson)" = max_deliveries ]
+	[ "$(jq -r .rawType dlq.ndjson)" = "$(head -4 "$RAW_FRAMES" | tail -1 | jq -r .type)" ]
+	[ "$(jq -r '.payload | fromjson | .seqNo' dlq.ndjson)" = "$(head -4 "$RAW_FRAMES" | tail -1 | jq -r .seqNo)" ]
+	# The DLQ record reads back valid against dlq.v1.
+	jq -c 'del(._ack)' dlq.ndjson >rec.json
+	mkdir recs && cp rec.json recs/
+	ajv_validate "$SCHEMA_DIR/dlq.v1.schema.json" recs
+}
+
+@test "redis: tt-xack counts lines without a receipt and skips other groups' receipts" {
+	tt-xadd ttlc:raw <"$RAW_FRAMES" >/dev/null 2>&1
+	tt-xread -g mine --block 100 --idle-exit 300 ttlc:raw >read.ndjson 2>/dev/null
+	{ cat "$RAW_FRAMES"; cat read.ndjson; } | tt-xack -g other 2>ack.log
+	grep -q '"noReceipt":38' ack.log
+	grep -q '"otherStreamOrGroup":38' ack.log
+	[ "$(pending "${P}ttlc:raw" "${P}mine")" -eq 38 ]
+	tt-xack -g mine ttlc:raw --echo <read.ndjson >echoed.ndjson 2>/dev/null
+	cmp echoed.ndjson read.ndjson
+	[ "$(pending "${P}ttlc:raw" "${P}mine")" -eq 0 ]
+}
+
+@test "redis: an unreachable Redis exits 69 after RECONNECT_MAX_ATTEMPTS; its password is never logged" {
+	status=0
+	REDIS_URL="redis://:s3cr3t-pw@127.0.0.1:1" RECONNECT_MAX_ATTEMPTS=1 timeout 20 tt-xadd s <"$RAW_FRAMES" >/dev/null 2>err.log || status=$?
+	[ "$status" -eq 69 ]
+	grep -q 'redis://:\*\*\*@127.0.0.1:1' err.log
+	! grep -q s3cr3t-pw err.log
+	status=0
+	REDIS_URL="rediss://127.0.0.1:6380" tt-xread -g g s >/dev/null 2>err.log || status=$?
+	[ "$status" -eq 78 ]
+	grep -q 'TLS' err.log
+	status=0
+	REDIS_URL="http://x" tt-xack >/dev/null 2>err.log </dev/null || status=$?
+	[ "$status" -eq 78 ]
+}
+
+@test "redis: tt-xread exits cleanly on SIGTERM while blocked" {
+	tt-xread -g idle --block 500 ttlc:nothing >out.ndjson 2>err.log &
+	pid=$!
+	sleep 0.5
+	kill -TERM "$pid"
+	status=0
+	timeout 10 tail --pid="$pid" -f /dev/null || status=$?
+	[ "$status" -eq 0 ] || { kill -KILL "$pid"; false; }
+	status=0
+	wait "$pid" || status=$?
+	[ "$status" -eq 0 ]
+	grep -q '"msg":"exit"' err.log
+}
