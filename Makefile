@@ -3,7 +3,8 @@
 #   make            build bin/ (optimised)
 #   make test       install what is missing, build with ASan+UBSan, run every suite
 #   make bench      benchmarks against the baselines named in the issues
-#   make run        the local default pipeline (mock stream)
+#   make run        the local default pipeline (mock stream over Redis)
+#   make stop       stop what make run started
 #   make lint       banned functions
 #   make valgrind   memcheck on the commands, leaks included
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -35,7 +36,7 @@ SCHEMAS = schema/raw.v1.schema.json schema/unified-event.v1.schema.json schema/d
 BINS = $(COMMANDS:%=$(O)/bin/%)
 UNIT = $(O)/bin/tt-unit
 
-.PHONY: all bins test unit bench run lint install clean deps fuzz valgrind
+.PHONY: all bins test unit bench run stop lint install clean deps fuzz valgrind
 .DELETE_ON_ERROR:
 
 all:
@@ -114,6 +115,9 @@ bench: deps all
 
 run: deps all
 	scripts/run
+
+stop:
+	scripts/run stop
 
 lint:
 	scripts/lint

@@ -249,12 +249,15 @@ main(int argc, char **argv)
 		while (x.status == TT_EXIT_OK &&
 		    ((st = tt_lines_next(&lines, &line, &len)) == TT_LINES_OK || st == TT_LINES_TOO_LONG)) {
 			x.in++;
+			if (st != TT_LINES_OK) {
+				/* Only its start was read: neither echoed cut nor acked. */
+				x.no_receipt++;
+				tt_log_msg(TT_LOG_ERROR, "line longer than 1 MiB: not echoed, not acknowledged", NULL, NULL);
+				continue;
+			}
 			if (x.echo && !tt_out_line(&x.out, line, len))
 				x.status = TT_EXIT_IOERR;
-			if (st == TT_LINES_OK)
-				take_line(&x, p, &a, line, len, lines.lineno);
-			else
-				x.no_receipt++;
+			take_line(&x, p, &a, line, len, lines.lineno);
 		}
 		flush_acks(&x);
 		tt_lines_close(&lines);

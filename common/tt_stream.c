@@ -67,7 +67,9 @@ tt_stream_fields_of(struct tt_arena *a, struct tt_json_writer *w, const struct t
 		size_t len;
 		const char *val;
 
-		if (reserved(m))
+		/* null is stored as no field (it reads back as absent, or as
+		 * null where dlq.v1 requires the member). */
+		if (reserved(m) || m->kind == TT_JSON_NULL)
 			continue;
 		if (m->kind == TT_JSON_STRING && strcmp(m->key, "data") != 0) {
 			val = m->str;
@@ -147,6 +149,13 @@ tt_stream_object_of(struct tt_arena *a, struct tt_json_parser *p, const struct t
 	if (obj == NULL || a->failed) {
 		snprintf(err, errsz, "entry too large");
 		return NULL;
+	}
+	/* dlq.v1 requires rawType and sessionId, null when unknown. */
+	if (tt_json_str_eq(tt_json_get(obj, "schemaVersion"), "dlq.v1")) {
+		if (tt_json_get(obj, "rawType") == NULL)
+			tt_json_add(obj, "rawType", tt_json_new(a, TT_JSON_NULL));
+		if (tt_json_get(obj, "sessionId") == NULL)
+			tt_json_add(obj, "sessionId", tt_json_new(a, TT_JSON_NULL));
 	}
 	return obj;
 }

@@ -7,13 +7,16 @@
  *   anything else     one field per member: raw.v1 envelopes flattened,
  *                     "data" always as JSON text.
  * In every layout a string member is its field's value as it is, any other
- * value its JSON text. Members whose names begin with '_' (the toolchain's,
- * such as the _ack receipt) are never stored.
+ * value its JSON text, and a null member no field at all. Members whose
+ * names begin with '_' (the toolchain's, such as the _ack receipt) are
+ * never stored.
  *
  * Reading turns an entry back into the object: "event" parsed; in the
  * other layouts the members the schemas give a non-string type (seqNo,
  * data, line, payloadTruncated) parsed from their JSON text, the others
- * strings. An object survives the round trip as an equal JSON value.
+ * strings, and dlq.v1's rawType and sessionId null when absent. An object
+ * survives the round trip as an equal JSON value (a null member of a raw
+ * frame comes back absent).
  */
 #ifndef TT_STREAM_H
 #define TT_STREAM_H

@@ -45,3 +45,15 @@ run_examples() {
 @test "man: ttlc(7) examples run" {
 	run_examples ttlc.7
 }
+
+@test "man: tt-xadd(1) examples run" {
+	run_examples tt-xadd.1
+}
+
+@test "man: tt-xread(1) examples run" {
+	run_examples tt-xread.1
+}
+
+@test "man: tt-xack(1) examples run" {
+	run_examples tt-xack.1
+}
