@@ -112,6 +112,7 @@ test: deps lint
 
 bench: deps all
 	scripts/bench
+	scripts/bench-redis
 
 run: deps all
 	scripts/run
