@@ -2,8 +2,9 @@
  * Redis has accepted it.
  *
  * An echoing sink: lines are sent in pipelined batches (XADD key MAXLEN ~ N
- * * field value ...); a batch's lines, with their _ack receipts, go to
- * standard output only after every XADD of the batch has been answered, so
+ * * field value ...), one batch in flight while the next is read; a
+ * batch's lines, with their _ack receipts, go to standard output only
+ * after every XADD of the batch has been answered, so
  * `... | tt-xadd ttlc:events | tt-xack ...` acknowledges an upstream entry
  * only after its publication. See tt-xadd(1).
  */
@@ -54,12 +55,14 @@ struct xadd {
 	struct tt_out out;
 	struct tt_json_parser *parser;
 	struct tt_json_writer *writer;
-	struct batch b;
+	struct batch batches[2];
+	struct batch *b;          /* the batch being filled */
+	struct batch *inflight;   /* sent, replies not read yet; or NULL */
 	char key[512];
 	char maxlen[24];
 	bool trim;
 	unsigned attempts;       /* RECONNECT_MAX_ATTEMPTS, 0 = forever */
-	uint64_t in, out_lines, rejected, batches, retries;
+	uint64_t in, out_lines, rejected, batches_sent, retries;
 	int status;
 };
 
@@ -79,7 +82,7 @@ add_arg(struct batch *b, size_t *i, const char *s, size_t len)
 static bool
 queue_line(struct xadd *x, const char *line, size_t len, uint64_t lineno, const char *now)
 {
-	struct batch *b = &x->b;
+	struct batch *b = x->b;
 	struct tt_arena *a = &b->arena;
 	struct tt_stream_fields f;
 	struct tt_json *v;
@@ -122,22 +125,40 @@ queue_line(struct xadd *x, const char *line, size_t len, uint64_t lineno, const 
 	return true;
 }
 
-/* Sends the batch (pipelined) and reads every reply. Returns 1 when all
- * were accepted, 0 when the connection failed (retry), -1 when Redis
- * refused an entry (a configuration error such as a key of another type). */
-static int
-send_batch(struct xadd *x)
+/* Writes batch b's commands to Redis without waiting for replies (one
+ * batch is kept in flight: Redis stores it while the next is parsed).
+ * False when the connection failed. */
+static bool
+send_batch(struct xadd *x, struct batch *b)
 {
-	struct batch *b = &x->b;
-	int rc = 1;
+	int done = 0;
 
+	if (x->redis.ctx == NULL)
+		return false;
 	for (size_t k = 0; k < b->count; k++)
 		if (redisAppendCommandArgv(x->redis.ctx, b->argc[k], b->argv[k], b->lens[k]) != REDIS_OK)
-			return 0;
+			goto lost;
+	while (!done)
+		if (redisBufferWrite(x->redis.ctx, &done) != REDIS_OK)
+			goto lost;
+	return true;
+lost:
+	tt_redis_disconnect(&x->redis);
+	return false;
+}
+
+/* Reads the replies of batch b, sent before. Returns 1 when every entry
+ * was accepted, 0 when the connection failed (resend), -1 when Redis
+ * refused an entry (a configuration error such as a key of another type). */
+static int
+read_replies(struct xadd *x, struct batch *b)
+{
+	int rc = 1;
+
 	for (size_t k = 0; k < b->count; k++) {
 		redisReply *reply = NULL;
 
-		if (redisGetReply(x->redis.ctx, (void **)&reply) != REDIS_OK || reply == NULL) {
+		if (x->redis.ctx == NULL || redisGetReply(x->redis.ctx, (void **)&reply) != REDIS_OK || reply == NULL) {
 			tt_redis_disconnect(&x->redis);
 			return 0;
 		}
@@ -151,29 +172,33 @@ send_batch(struct xadd *x)
 	return rc;
 }
 
-/* Publishes the batch, reconnecting and resending after a lost connection
- * (an entry may then be stored twice: at-least-once, which the eventId makes
- * harmless), then echoes its lines. */
+/* Waits for the batch in flight to be stored, resending it over a new
+ * connection if the old one failed (an entry may then be stored twice:
+ * at-least-once, which the eventId makes harmless), then echoes its
+ * lines. */
 static void
-flush_batch(struct xadd *x)
+complete_inflight(struct xadd *x)
 {
-	struct batch *b = &x->b;
+	struct batch *b = x->inflight;
 	int rc;
 
-	if (b->count == 0 || x->status != TT_EXIT_OK)
+	if (b == NULL)
 		return;
-	while ((rc = x->redis.ctx != NULL ? send_batch(x) : 0) == 0) {
+	x->inflight = NULL;
+	while ((rc = read_replies(x, b)) == 0) {
 		x->retries++;
 		if (!tt_redis_connect(&x->redis, x->attempts)) {
 			x->status = tt_stop_requested() ? TT_EXIT_TEMPFAIL : TT_EXIT_UNAVAILABLE;
 			return;
 		}
+		if (!send_batch(x, b))
+			continue;
 	}
 	if (rc < 0) {
 		x->status = TT_EXIT_FAILURE;
 		return;
 	}
-	x->batches++;
+	x->batches_sent++;
 	for (size_t k = 0; k < b->count; k++) {
 		if (!tt_out_line(&x->out, b->lines[k], b->line_lens[k])) {
 			x->status = TT_EXIT_IOERR;
@@ -186,11 +211,33 @@ flush_batch(struct xadd *x)
 	tt_arena_reset(&b->arena);
 }
 
+/* Sends the batch being filled and makes it the one in flight (after
+ * completing the previous one); with wait, also completes it. */
+static void
+flush_batch(struct xadd *x, bool wait)
+{
+	struct batch *b = x->b;
+
+	if (x->status != TT_EXIT_OK)
+		return;
+	if (b->count > 0) {
+		complete_inflight(x);
+		if (x->status != TT_EXIT_OK)
+			return;
+		/* A failed send is found, and resent, by complete_inflight. */
+		send_batch(x, b);
+		x->inflight = b;
+		x->b = b == &x->batches[0] ? &x->batches[1] : &x->batches[0];
+	}
+	if (wait)
+		complete_inflight(x);
+}
+
 /* tt_lines' hook: the input is about to block, so send what we have. */
 static void
 flush_hook(void *ctx)
 {
-	flush_batch(ctx);
+	flush_batch(ctx, true);
 }
 
 int
@@ -261,17 +308,23 @@ main(int argc, char **argv)
 	x.attempts = (unsigned)attempts;
 	x.parser = tt_json_parser_new();
 	x.writer = tt_json_writer_new();
-	x.b.cap = batch;
-	x.b.lines = calloc(batch, sizeof *x.b.lines);
-	x.b.line_lens = calloc(batch, sizeof *x.b.line_lens);
-	x.b.argc = calloc(batch, sizeof *x.b.argc);
-	x.b.argv = calloc(batch, sizeof *x.b.argv);
-	x.b.lens = calloc(batch, sizeof *x.b.lens);
-	tt_arena_init(&x.b.arena, (size_t)batch * (3 * max_line + 65536));
+	for (int i = 0; i < 2; i++) {
+		struct batch *b = &x.batches[i];
+
+		b->cap = batch;
+		b->lines = calloc(batch, sizeof *b->lines);
+		b->line_lens = calloc(batch, sizeof *b->line_lens);
+		b->argc = calloc(batch, sizeof *b->argc);
+		b->argv = calloc(batch, sizeof *b->argv);
+		b->lens = calloc(batch, sizeof *b->lens);
+		tt_arena_init(&b->arena, (size_t)batch * (3 * max_line + 65536));
+		if (b->lines == NULL || b->line_lens == NULL || b->argc == NULL || b->argv == NULL || b->lens == NULL)
+			x.status = TT_EXIT_FAILURE;
+	}
+	x.b = &x.batches[0];
 	tt_out_stdout(&x.out);
 	tt_stop_on_signals();
-	if (x.parser == NULL || x.writer == NULL || x.b.lines == NULL || x.b.line_lens == NULL ||
-	    x.b.argc == NULL || x.b.argv == NULL || x.b.lens == NULL) {
+	if (x.parser == NULL || x.writer == NULL || x.status != TT_EXIT_OK) {
 		tt_log_msg(TT_LOG_ERROR, "out of memory", NULL, NULL);
 		x.status = TT_EXIT_FAILURE;
 	} else if (!tt_redis_connect(&x.redis, x.attempts)) {
@@ -291,10 +344,10 @@ main(int argc, char **argv)
 			}
 			tt_time_now_iso(now);
 			queue_line(&x, line, len, lines.lineno, now);
-			if (x.b.count == x.b.cap)
-				flush_batch(&x);
+			if (x.b->count == x.b->cap)
+				flush_batch(&x, false);
 		}
-		flush_batch(&x);
+		flush_batch(&x, true);
 		tt_lines_close(&lines);
 	}
 	if (!tt_out_close(&x.out) && x.status == TT_EXIT_OK)
@@ -304,7 +357,7 @@ main(int argc, char **argv)
 		tt_log_uint(&r, "in", x.in);
 		tt_log_uint(&r, "out", x.out_lines);
 		tt_log_uint(&r, "rejected", x.rejected);
-		tt_log_uint(&r, "batches", x.batches);
+		tt_log_uint(&r, "batches", x.batches_sent);
 		tt_log_uint(&r, "retries", x.retries);
 		tt_log_int(&r, "status", x.status);
 		tt_log_end(&r);
@@ -312,11 +365,13 @@ main(int argc, char **argv)
 	tt_redis_free(&x.redis);
 	tt_json_parser_free(x.parser);
 	tt_json_writer_free(x.writer);
-	tt_arena_free(&x.b.arena);
-	free(x.b.lines);
-	free(x.b.line_lens);
-	free(x.b.argc);
-	free(x.b.argv);
-	free(x.b.lens);
+	for (int i = 0; i < 2; i++) {
+		tt_arena_free(&x.batches[i].arena);
+		free(x.batches[i].lines);
+		free(x.batches[i].line_lens);
+		free(x.batches[i].argc);
+		free(x.batches[i].argv);
+		free(x.batches[i].lens);
+	}
 	return x.status;
 }
