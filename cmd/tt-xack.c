@@ -19,7 +19,7 @@
 #include "tt_redis.h"
 
 #define USAGE \
-	"usage: tt-xack [-g GROUP] [--echo] [--batch N] [STREAM]\n" \
+	"usage: tt-xack [-g GROUP] [--echo] [--batch N] [--max-line BYTES] [STREAM]\n" \
 	"       tt-xack --help\n" \
 	"Acknowledges (XACK) the stream entry named by each input line's _ack.\n" \
 	"  -g, --group GROUP  only entries of this group (prefixed like the\n" \
@@ -27,6 +27,7 @@
 	"  STREAM             only entries of this stream\n" \
 	"  --echo             copy every input line to standard output\n" \
 	"  --batch N          entries per XACK at most (default 512)\n" \
+	"  --max-line BYTES   longest line accepted (default 1048576; match tt-xadd's)\n" \
 	"Environment: REDIS_URL, REDIS_CONSUMER_GROUP_PREFIX, RECONNECT_MAX_ATTEMPTS,\n" \
 	"LOG_LEVEL.\n"
 
@@ -73,10 +74,17 @@ flush_acks(struct xack *x)
 	for (;;) {
 		redisReply *reply = tt_redis_command(&x->redis, (int)x->count + 3, argv, lens);
 
+		if (reply != NULL && tt_redis_transient(reply)) {
+			/* Passing: XACK is idempotent, so just try again. */
+			freeReplyObject(reply);
+			tt_redis_disconnect(&x->redis);
+			reply = NULL;
+		}
 		if (reply != NULL) {
 			if (reply->type == REDIS_REPLY_INTEGER) {
 				x->acked += (uint64_t)reply->integer;
 				x->batches++;
+				tt_redis_ok(&x->redis);
 			} else {
 				tt_log_msg(TT_LOG_ERROR, "Redis refused XACK", "error",
 				    reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
@@ -177,11 +185,12 @@ main(int argc, char **argv)
 		{ "group", required_argument, NULL, 'g' },
 		{ "echo", no_argument, NULL, 'e' },
 		{ "batch", required_argument, NULL, 'b' },
+		{ "max-line", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct xack x;
-	uint64_t batch = 512, attempts = 0;
+	uint64_t batch = 512, attempts = 0, max_line = TT_LINES_DEFAULT_MAX;
 	const char *group = NULL, *env;
 	struct tt_json_parser *p = NULL;
 	struct tt_arena a;
@@ -210,6 +219,10 @@ main(int argc, char **argv)
 		case 'b':
 			if (!tt_parse_u64(optarg, 1, 100000, &batch))
 				tt_usage_error(USAGE, "--batch must be from 1 to 100000", optarg);
+			break;
+		case 'l':
+			if (!tt_parse_u64(optarg, 64, 256u << 20, &max_line))
+				tt_usage_error(USAGE, "--max-line must be a number of bytes from 64 to 268435456", optarg);
 			break;
 		case 'h':
 			tt_usage_help(USAGE);
@@ -240,8 +253,8 @@ main(int argc, char **argv)
 	if (x.ids == NULL || x.id_lens == NULL || p == NULL) {
 		x.status = TT_EXIT_FAILURE;
 	} else if (!tt_redis_connect(&x.redis, x.attempts)) {
-		x.status = TT_EXIT_UNAVAILABLE;
-	} else if (!tt_lines_open(&lines, "-", TT_LINES_DEFAULT_MAX)) {
+		x.status = tt_stop_requested() ? TT_EXIT_TEMPFAIL : TT_EXIT_UNAVAILABLE;
+	} else if (!tt_lines_open(&lines, "-", (size_t)max_line)) {
 		x.status = TT_EXIT_FAILURE;
 	} else {
 		lines.flush = flush_hook;
@@ -252,7 +265,7 @@ main(int argc, char **argv)
 			if (st != TT_LINES_OK) {
 				/* Only its start was read: neither echoed cut nor acked. */
 				x.no_receipt++;
-				tt_log_msg(TT_LOG_ERROR, "line longer than 1 MiB: not echoed, not acknowledged", NULL, NULL);
+				tt_log_msg(TT_LOG_ERROR, "line longer than --max-line: not echoed, not acknowledged", NULL, NULL);
 				continue;
 			}
 			if (x.echo && !tt_out_line(&x.out, line, len))

@@ -162,6 +162,14 @@ read_replies(struct xadd *x, struct batch *b)
 			tt_redis_disconnect(&x->redis);
 			return 0;
 		}
+		if (tt_redis_transient(reply)) {
+			/* Passing (LOADING ...): drop the connection, and with it
+			 * the other replies; the whole batch is sent again. */
+			tt_log_msg(TT_LOG_WARN, "Redis busy; retrying the batch", "error", reply->str);
+			freeReplyObject(reply);
+			tt_redis_disconnect(&x->redis);
+			return 0;
+		}
 		if (reply->type != REDIS_REPLY_STRING && rc == 1) {
 			tt_log_msg(TT_LOG_ERROR, "Redis refused XADD", "error",
 			    reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
@@ -169,6 +177,8 @@ read_replies(struct xadd *x, struct batch *b)
 		}
 		freeReplyObject(reply);
 	}
+	if (rc == 1)
+		tt_redis_ok(&x->redis);
 	return rc;
 }
 
@@ -328,7 +338,7 @@ main(int argc, char **argv)
 		tt_log_msg(TT_LOG_ERROR, "out of memory", NULL, NULL);
 		x.status = TT_EXIT_FAILURE;
 	} else if (!tt_redis_connect(&x.redis, x.attempts)) {
-		x.status = TT_EXIT_UNAVAILABLE;
+		x.status = tt_stop_requested() ? TT_EXIT_TEMPFAIL : TT_EXIT_UNAVAILABLE;
 	} else if (!tt_lines_open(&lines, "-", (size_t)max_line)) {
 		x.status = TT_EXIT_FAILURE;
 	} else {

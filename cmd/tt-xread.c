@@ -16,6 +16,7 @@
 
 #include "tt_ack.h"
 #include "tt_config.h"
+#include "tt_dlq.h"
 #include "tt_exit.h"
 #include "tt_json.h"
 #include "tt_log.h"
@@ -55,7 +56,7 @@ struct xread {
 	char count[16], block[16], claim_idle[24], start[64];
 	uint64_t max_deliveries, claim_ms, idle_exit_ms;
 	unsigned attempts;
-	uint64_t emitted, dead, claimed, unreadable;
+	uint64_t emitted, dead, claimed, unreadable, trimmed;
 	int status;
 };
 
@@ -64,6 +65,8 @@ command(struct xread *x, int argc, const char **argv)
 {
 	size_t lens[16];
 
+	if (argc > 16)
+		abort(); /* the callers pass fixed argument lists */
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
 	return tt_redis_command(&x->redis, argc, argv, lens);
@@ -81,7 +84,9 @@ ensure_group(struct xread *x)
 	if (reply == NULL)
 		return false;
 	ok = reply->type != REDIS_REPLY_ERROR || strncmp(reply->str, "BUSYGROUP", 9) == 0;
-	if (!ok) {
+	if (!ok && tt_redis_transient(reply)) {
+		tt_redis_disconnect(&x->redis); /* retried after a back-off */
+	} else if (!ok) {
 		tt_log_msg(TT_LOG_ERROR, "Redis refused XGROUP CREATE", "error", reply->str);
 		x->status = TT_EXIT_FAILURE;
 	}
@@ -89,7 +94,8 @@ ensure_group(struct xread *x)
 	return ok;
 }
 
-/* Deliveries of entry id for the group (from XPENDING), or 0 if unknown. */
+/* Deliveries of entry id for the group (from XPENDING): 0 if it is not
+ * pending, -1 when the connection failed. */
 static long long
 deliveries(struct xread *x, const char *id)
 {
@@ -97,6 +103,13 @@ deliveries(struct xread *x, const char *id)
 	redisReply *reply = command(x, 6, argv);
 	long long n = 0;
 
+	if (reply == NULL)
+		return -1;
+	if (tt_redis_transient(reply)) {
+		freeReplyObject(reply);
+		tt_redis_disconnect(&x->redis);
+		return -1;
+	}
 	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
 	    reply->element[0]->type == REDIS_REPLY_ARRAY && reply->element[0]->elements == 4 &&
 	    reply->element[0]->element[3]->type == REDIS_REPLY_INTEGER)
@@ -106,85 +119,105 @@ deliveries(struct xread *x, const char *id)
 	return n;
 }
 
+/* Acknowledges entry id; false on a lost connection or a transient
+ * error (the entry then stays pending and comes back). */
 static bool
 ack(struct xread *x, const char *id)
 {
 	const char *argv[] = { "XACK", x->key, x->group, id };
 	redisReply *reply = command(x, 4, argv);
+	bool ok;
 
 	if (reply == NULL)
 		return false;
+	ok = reply->type == REDIS_REPLY_INTEGER;
+	if (!ok) {
+		tt_log_msg(TT_LOG_ERROR, "Redis refused XACK", "error",
+		    reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+		tt_redis_disconnect(&x->redis);
+	}
 	freeReplyObject(reply);
-	return true;
+	return ok;
 }
 
-static void
-put_arg(const char **argv, size_t *lens, int *argc, const char *s, size_t len)
-{
-	argv[*argc] = s;
-	lens[*argc] = len;
-	(*argc)++;
-}
-
-/* Moves an entry delivered too often to the DLQ stream, then acks it. */
+/* Moves an entry delivered too often to the DLQ stream (a dlq.v1 record
+ * built by tt_dlq_build, stored with tt_stream's layout), then acks it:
+ * only once Redis has accepted the record. False on a lost connection or
+ * a refused write (the entry then stays pending). */
 static bool
 dead_letter(struct xread *x, const char *id, const struct tt_stream_fields *f, long long n)
 {
-	const struct tt_json *payload_obj;
-	const unsigned char *payload;
-	size_t plen;
-	char err[256], failed_at[TT_TIME_ISO_LEN], why[128];
-	const char *raw_type = NULL, *session = NULL;
-	size_t raw_type_len = 0, session_len = 0;
-	const char *argv[24];
-	size_t lens[24];
-	int argc = 0;
+	struct tt_arena *a = &x->arena;
+	struct tt_json *orig, *rec;
+	struct tt_stream_fields df;
+	const unsigned char *text;
+	size_t plen = 0;
+	char err[256], why[160], now[TT_TIME_ISO_LEN];
+	const char **argv;
+	size_t *lens;
 	redisReply *reply;
+	bool ok = false;
 
-	payload_obj = tt_stream_object_of(&x->arena, x->parser, f, err, sizeof err);
-	if (payload_obj == NULL || !tt_json_write(x->writer, payload_obj, &payload, &plen)) {
-		payload = (const unsigned char *)"";
-		plen = 0;
+	/* The payload: the entry as its reader would see it, or, when it
+	 * cannot be read back, its raw fields as a JSON object of strings. */
+	orig = tt_stream_object_of(a, x->parser, f, err, sizeof err);
+	if (orig == NULL) {
+		orig = tt_json_new(a, TT_JSON_OBJECT);
+		for (size_t i = 0; i < f->count; i++)
+			tt_json_add_n(orig, tt_arena_strdup(a, f->names[i], f->name_lens[i]), f->name_lens[i],
+			    tt_json_new_str(a, tt_arena_strdup(a, f->values[i], f->value_lens[i]), f->value_lens[i]));
 	}
-	for (size_t i = 0; i < f->count; i++) {
-		if (f->name_lens[i] == 4 && memcmp(f->names[i], "type", 4) == 0) {
-			raw_type = f->values[i];
-			raw_type_len = f->value_lens[i];
-		}
-		if (f->name_lens[i] == 9 && memcmp(f->names[i], "sessionId", 9) == 0) {
-			session = f->values[i];
-			session_len = f->value_lens[i];
-		}
-	}
-	tt_time_now_iso(failed_at);
+	if (orig == NULL || a->failed || !tt_json_write(x->writer, orig, &text, &plen))
+		return true; /* cannot even describe it: left pending, logged below */
 	snprintf(why, sizeof why, "entry %s delivered %lld times without acknowledgement", id, n);
-	put_arg(argv, lens, &argc, "XADD", 4);
-	put_arg(argv, lens, &argc, x->dlq, strlen(x->dlq));
-	put_arg(argv, lens, &argc, "*", 1);
-	put_arg(argv, lens, &argc, "schemaVersion", 13);
-	put_arg(argv, lens, &argc, "dlq.v1", 6);
-	put_arg(argv, lens, &argc, "stage", 5);
-	put_arg(argv, lens, &argc, "xread", 5);
-	put_arg(argv, lens, &argc, "reason", 6);
-	put_arg(argv, lens, &argc, "max_deliveries", 14);
-	put_arg(argv, lens, &argc, "error", 5);
-	put_arg(argv, lens, &argc, why, strlen(why));
-	put_arg(argv, lens, &argc, "payload", 7);
-	put_arg(argv, lens, &argc, (const char *)payload, plen);
-	put_arg(argv, lens, &argc, "failedAt", 8);
-	put_arg(argv, lens, &argc, failed_at, strlen(failed_at));
-	/* rawType and sessionId when the entry has them (else null on read). */
-	if (raw_type != NULL) {
-		put_arg(argv, lens, &argc, "rawType", 7);
-		put_arg(argv, lens, &argc, raw_type, raw_type_len);
+	{
+		const char *payload = tt_arena_strdup(a, (const char *)text, plen);
+		struct tt_dlq_info info = {
+			.stage = "xread",
+			.reason = "max_deliveries",
+			.error = why,
+			.payload = payload,
+			.payload_len = plen,
+			.input = orig,
+		};
+
+		rec = payload == NULL ? NULL : tt_dlq_build(a, &info);
 	}
-	if (session != NULL) {
-		put_arg(argv, lens, &argc, "sessionId", 9);
-		put_arg(argv, lens, &argc, session, session_len);
+	tt_time_now_iso(now);
+	if (rec == NULL || !tt_stream_fields_of(a, x->writer, rec, now, &df))
+		return true;
+	argv = tt_arena_alloc(a, (3 + 2 * df.count) * sizeof *argv);
+	lens = tt_arena_alloc(a, (3 + 2 * df.count) * sizeof *lens);
+	if (argv == NULL || lens == NULL)
+		return true;
+	argv[0] = "XADD";
+	lens[0] = 4;
+	argv[1] = x->dlq;
+	lens[1] = strlen(x->dlq);
+	argv[2] = "*";
+	lens[2] = 1;
+	for (size_t i = 0; i < df.count; i++) {
+		argv[3 + 2 * i] = df.names[i];
+		lens[3 + 2 * i] = df.name_lens[i];
+		argv[4 + 2 * i] = df.values[i];
+		lens[4 + 2 * i] = df.value_lens[i];
 	}
-	reply = tt_redis_command(&x->redis, argc, argv, lens);
+	reply = tt_redis_command(&x->redis, 3 + 2 * (int)df.count, argv, lens);
 	if (reply == NULL)
 		return false;
+	ok = reply->type == REDIS_REPLY_STRING;
+	if (!ok) {
+		/* Not stored: never ack it. It stays pending, and is tried
+		 * again when it is claimed or re-read. */
+		bool transient = tt_redis_transient(reply);
+
+		tt_log_msg(TT_LOG_ERROR, "Redis refused the dead letter; the entry stays pending", "error",
+		    reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+		freeReplyObject(reply);
+		if (transient)
+			tt_redis_disconnect(&x->redis);
+		return !transient;
+	}
 	freeReplyObject(reply);
 	x->dead++;
 	return ack(x, id);
@@ -208,7 +241,15 @@ handle_entry(struct xread *x, const redisReply *e, bool check)
 	idr = e->element[0];
 	fr = e->element[1];
 	if (fr->type != REDIS_REPLY_ARRAY) {
-		/* Deleted (trimmed) while pending: nothing left to deliver. */
+		/* Trimmed away (MAXLEN) while pending: nothing is left to
+		 * deliver; say so, count it, and drop it from the pending list. */
+		struct tt_logrec lr;
+
+		x->trimmed++;
+		if (tt_log_begin(&lr, TT_LOG_WARN, "pending entry was trimmed from the stream before it was acknowledged")) {
+			tt_log_str(&lr, "id", idr->str);
+			tt_log_end(&lr);
+		}
 		return ack(x, idr->str);
 	}
 	tt_arena_reset(&x->arena);
@@ -226,8 +267,13 @@ handle_entry(struct xread *x, const redisReply *e, bool check)
 		f.values[i] = fr->element[2 * i + 1]->str;
 		f.value_lens[i] = fr->element[2 * i + 1]->len;
 	}
-	if (check && (times = deliveries(x, idr->str)) > (long long)x->max_deliveries)
-		return dead_letter(x, idr->str, &f, times);
+	if (check) {
+		times = deliveries(x, idr->str);
+		if (times < 0)
+			return false;
+		if (times > (long long)x->max_deliveries)
+			return dead_letter(x, idr->str, &f, times);
+	}
 	obj = tt_stream_object_of(&x->arena, x->parser, &f, err, sizeof err);
 	if (obj == NULL || !tt_ack_format(receipt, sizeof receipt, x->key, x->group, idr->str, idr->len)) {
 		struct tt_logrec r;
@@ -277,6 +323,25 @@ handle_read(struct xread *x, const redisReply *reply, bool check, char *last, si
 	return true;
 }
 
+/* An error reply to XREADGROUP: the group or stream gone (NOGROUP, or
+ * UNBLOCKED for a read blocked on a key that was deleted: make it again), a passing state (retry after a back-off), or a refusal that
+ * will not pass (exit 1). The connection is dropped in the first two
+ * cases so the caller's reconnect path backs off and starts fresh. */
+static void
+read_error(struct xread *x, const redisReply *reply)
+{
+	if (strncmp(reply->str, "NOGROUP", 7) == 0 || strncmp(reply->str, "UNBLOCKED", 9) == 0) {
+		tt_log_msg(TT_LOG_WARN, "group or stream gone; creating it again", "error", reply->str);
+		tt_redis_disconnect(&x->redis);
+	} else if (tt_redis_transient(reply)) {
+		tt_log_msg(TT_LOG_WARN, "Redis busy; retrying", "error", reply->str);
+		tt_redis_disconnect(&x->redis);
+	} else {
+		tt_log_msg(TT_LOG_ERROR, "Redis refused XREADGROUP", "error", reply->str);
+		x->status = TT_EXIT_FAILURE;
+	}
+}
+
 /* Re-reads this consumer's own pending entries. False on a lost connection. */
 static bool
 read_pending(struct xread *x)
@@ -292,6 +357,11 @@ read_pending(struct xread *x)
 
 		if (reply == NULL)
 			return false;
+		if (reply->type == REDIS_REPLY_ERROR) {
+			read_error(x, reply);
+			freeReplyObject(reply);
+			return false;
+		}
 		ok = handle_read(x, reply, true, last, sizeof last, &got);
 		freeReplyObject(reply);
 		tt_out_flush(&x->out);
@@ -389,10 +459,17 @@ run(struct xread *x)
 		}
 		if (ok) {
 			reply = command(x, 11, argv);
-			ok = reply != NULL && handle_read(x, reply, false, last, sizeof last, &got);
+			if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+				read_error(x, reply);
+				ok = false;
+			} else {
+				ok = reply != NULL && handle_read(x, reply, false, last, sizeof last, &got);
+			}
 			if (reply != NULL)
 				freeReplyObject(reply);
 			tt_out_flush(&x->out);
+			if (ok)
+				tt_redis_ok(&x->redis);
 		}
 		if (x->status != TT_EXIT_OK)
 			break;
@@ -510,11 +587,13 @@ main(int argc, char **argv)
 		snprintf(x.consumer, sizeof x.consumer, "%s", consumer);
 	}
 	snprintf(x.count, sizeof x.count, "%llu", (unsigned long long)count);
-	snprintf(x.block, sizeof x.block, "%llu", (unsigned long long)block);
+	/* Reads wait at most 1 s at a time, so a stop signal (which hiredis
+	 * does not let interrupt a read) is seen within a second. */
+	snprintf(x.block, sizeof x.block, "%llu", (unsigned long long)(block < 1000 ? block : 1000));
 	snprintf(x.claim_idle, sizeof x.claim_idle, "%llu", (unsigned long long)x.claim_ms);
 	x.attempts = (unsigned)attempts;
 	/* A blocking read must not time out before Redis answers it. */
-	x.redis.timeout_ms = (int)block + 5000;
+	x.redis.timeout_ms = 6000;
 	x.parser = tt_json_parser_new();
 	x.writer = tt_json_writer_new();
 	tt_arena_init(&x.arena, 256u << 20);
@@ -536,6 +615,7 @@ main(int argc, char **argv)
 		tt_log_uint(&r, "claimed", x.claimed);
 		tt_log_uint(&r, "deadLettered", x.dead);
 		tt_log_uint(&r, "unreadable", x.unreadable);
+		tt_log_uint(&r, "trimmedWhilePending", x.trimmed);
 		tt_log_int(&r, "status", x.status);
 		tt_log_end(&r);
 	}

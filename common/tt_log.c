@@ -244,11 +244,10 @@ tt_log_redact_url(const char *url, char *out, size_t outsz)
 	if (outsz == 0)
 		return;
 	if (userinfo != NULL) {
-		/* The userinfo ends at the last '@' before any query or
-		 * fragment: a password may itself hold '@' or '/'. */
-		size_t span = strcspn(userinfo, "?#");
-
-		for (const char *p = userinfo; p < userinfo + span; p++)
+		/* The userinfo ends at the last '@' anywhere: a password may
+		 * itself hold '@', '/', '?' or '#'. (An '@' in a query string
+		 * then hides a little too much, never too little.) */
+		for (const char *p = userinfo; *p != '\0'; p++)
 			if (*p == '@')
 				at = p;
 		if (at != NULL)

@@ -72,11 +72,9 @@ tt_redis_init(struct tt_redis *r, const char *url, char *err, size_t errsz)
 		return false;
 	}
 	p = url + 8;
-	slash = p + strcspn(p, "/?#");
-	at = NULL;
-	for (const char *q = p; q < slash; q++)
-		if (*q == '@')
-			at = q;
+	/* As the redaction does: the userinfo ends at the last '@'. */
+	at = strrchr(p, '@');
+	slash = (at != NULL ? at : p) + strcspn(at != NULL ? at : p, "/?#");
 	if (at != NULL) {
 		const char *colon = memchr(p, ':', (size_t)(at - p));
 
@@ -223,6 +221,16 @@ connect_once(struct tt_redis *r)
 			return false;
 		}
 	}
+	{
+		/* A listener that accepts and closes, or a server still
+		 * loading, is not a connection yet. */
+		const char *argv[1] = { "PING" };
+
+		if (!setup_command(r, 1, argv, "Redis did not answer PING")) {
+			tt_redis_disconnect(r);
+			return false;
+		}
+	}
 	return true;
 }
 
@@ -230,23 +238,29 @@ bool
 tt_redis_connect(struct tt_redis *r, unsigned max_attempts)
 {
 	r->backoff.max_attempts = max_attempts;
-	tt_backoff_reset(&r->backoff);
 	tt_redis_disconnect(r);
 	while (!tt_stop_requested()) {
 		int64_t delay;
 		struct timespec ts;
 
-		if (connect_once(r)) {
-			tt_backoff_reset(&r->backoff);
+		/* Every attempt after a failure waits its back-off first, and
+		 * only tt_redis_ok() (real work done) resets it: a server that
+		 * answers PING but fails every command still runs out of
+		 * attempts instead of being hammered. */
+		if (r->failing) {
+			if (!tt_backoff_next(&r->backoff, &delay)) {
+				tt_log_msg(TT_LOG_ERROR, "Redis stayed unreachable, giving up", "url", r->redacted);
+				return false;
+			}
+			ts.tv_sec = delay / 1000;
+			ts.tv_nsec = (delay % 1000) * 1000000;
+			nanosleep(&ts, NULL); /* a stop signal cuts it short */
+			if (tt_stop_requested())
+				break;
+		}
+		r->failing = true;
+		if (connect_once(r))
 			return true;
-		}
-		if (!tt_backoff_next(&r->backoff, &delay)) {
-			tt_log_msg(TT_LOG_ERROR, "Redis stayed unreachable, giving up", "url", r->redacted);
-			return false;
-		}
-		ts.tv_sec = delay / 1000;
-		ts.tv_nsec = (delay % 1000) * 1000000;
-		nanosleep(&ts, NULL); /* a stop signal cuts it short */
 	}
 	return false;
 }
@@ -262,6 +276,30 @@ tt_redis_command(struct tt_redis *r, int argc, const char **argv, const size_t *
 	if (reply == NULL)
 		tt_redis_disconnect(r);
 	return reply;
+}
+
+void
+tt_redis_ok(struct tt_redis *r)
+{
+	tt_backoff_reset(&r->backoff);
+	r->failing = false;
+}
+
+bool
+tt_redis_transient(const redisReply *reply)
+{
+	static const char *const codes[] = { "LOADING", "BUSY", "MASTERDOWN", "READONLY", "TRYAGAIN", "OOM",
+		"CLUSTERDOWN" };
+
+	if (reply == NULL || reply->type != REDIS_REPLY_ERROR || reply->str == NULL)
+		return false;
+	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+		size_t n = strlen(codes[i]);
+
+		if (strncmp(reply->str, codes[i], n) == 0 && (reply->str[n] == ' ' || reply->str[n] == '\0'))
+			return true;
+	}
+	return false;
 }
 
 bool

@@ -7,8 +7,10 @@
  * REDIS_CONSUMER_GROUP_PREFIX prefixes every stream key and group name
  * (seed 9.5), so two test runs on one server never meet.
  *
- * A lost connection is reopened with the seed's back-off (tt_backoff);
- * after max_attempts failures in a row the caller exits 69.
+ * A lost connection, or a transient error reply (tt_redis_transient), is
+ * retried with the seed's back-off (tt_backoff) until a command succeeds
+ * again (tt_redis_ok); after max_attempts failed attempts in a row the
+ * caller exits 69.
  */
 #ifndef TT_REDIS_H
 #define TT_REDIS_H
@@ -30,6 +32,8 @@ struct tt_redis {
 	char prefix[128];         /* REDIS_CONSUMER_GROUP_PREFIX */
 	struct tt_backoff backoff;
 	int timeout_ms;           /* connect and command timeout; 0 = none */
+	bool failing;             /* no command has succeeded since the last
+	                           * (re)connect: the next one backs off */
 };
 
 /* Reads REDIS_URL (or url when not NULL) and the prefix. Returns false with
@@ -51,6 +55,15 @@ void tt_redis_free(struct tt_redis *r);
  * whether to reconnect and retry). The caller frees the reply with
  * freeReplyObject(). */
 redisReply *tt_redis_command(struct tt_redis *r, int argc, const char **argv, const size_t *lens);
+
+/* Records that a command succeeded: the next failure starts the back-off
+ * from its first delay again. */
+void tt_redis_ok(struct tt_redis *r);
+
+/* Whether reply is an error that passes (LOADING, BUSY, MASTERDOWN,
+ * READONLY, TRYAGAIN, OOM, CLUSTERDOWN): to be retried like a lost
+ * connection, not reported as a refusal. */
+bool tt_redis_transient(const redisReply *reply);
 
 /* Writes prefix + name into out (size outsz). False if it does not fit. */
 bool tt_redis_key(const struct tt_redis *r, const char *name, char *out, size_t outsz);

@@ -71,7 +71,7 @@ tt_stream_fields_of(struct tt_arena *a, struct tt_json_writer *w, const struct t
 		 * null where dlq.v1 requires the member). */
 		if (reserved(m) || m->kind == TT_JSON_NULL)
 			continue;
-		if (m->kind == TT_JSON_STRING && strcmp(m->key, "data") != 0) {
+		if (m->kind == TT_JSON_STRING && !(m->key_len == 4 && memcmp(m->key, "data", 4) == 0)) {
 			val = m->str;
 			len = m->len;
 		} else {

@@ -260,3 +260,53 @@ export -f normalizer_stage
 	grep -q 'cannot connect to Redis' xread.log xadd.log xack.log
 	redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
 }
+
+@test "redis: a dead letter Redis refuses is never acked; the entry stays pending" {
+	head -4 "$RAW_FRAMES" | tail -1 | tt-xadd ttlc:raw >/dev/null 2>&1
+	rcli SET "${P}ttlc:dlq" not-a-stream >/dev/null
+	for c in a b; do
+		sleep 0.05
+		tt-xread -g g -c "$c" --max-deliveries 1 --claim-idle 1 --block 100 --idle-exit 300 ttlc:raw >/dev/null 2>"$c.log" || true
+	done
+	grep -q 'Redis refused the dead letter' b.log
+	[ "$(pending "${P}ttlc:raw" "${P}g")" -eq 1 ]
+	# Once the DLQ stream can be written, the entry moves there.
+	rcli DEL "${P}ttlc:dlq" >/dev/null
+	sleep 0.05
+	tt-xread -g g -c c --max-deliveries 1 --claim-idle 1 --block 100 --idle-exit 300 ttlc:raw >/dev/null 2>c.log
+	[ "$(pending "${P}ttlc:raw" "${P}g")" -eq 0 ]
+	[ "$(rcli XLEN "${P}ttlc:dlq")" -eq 1 ]
+}
+
+@test "redis: tt-xread makes its group again when the stream is deleted under it" {
+	tt-xadd ttlc:raw <"$RAW_FRAMES" >/dev/null 2>&1
+	tt-xread -g g --block 100 --idle-exit 3000 ttlc:raw >read.ndjson 2>err.log &
+	pid=$!
+	sleep 0.7
+	rcli DEL "${P}ttlc:raw" >/dev/null
+	sleep 0.3
+	head -2 "$RAW_FRAMES" | tt-xadd ttlc:raw >/dev/null 2>&1
+	wait "$pid"
+	grep -q 'group or stream gone' err.log
+	[ "$(wc -l <read.ndjson)" -eq 40 ]
+}
+
+@test "redis: a password holding # or ? is never logged" {
+	status=0
+	REDIS_URL='redis://:pa#ss?w@127.0.0.1:1' RECONNECT_MAX_ATTEMPTS=1 tt-xack </dev/null >/dev/null 2>err.log || status=$?
+	[ "$status" -eq 69 ]
+	! grep -q 'pa#ss' err.log
+	! grep -q 'ss?w' err.log
+	grep -q ':\*\*\*@127.0.0.1:1' err.log
+}
+
+@test "redis: tt-xread with a long --block still stops within about a second of SIGTERM" {
+	tt-xread -g idle --block 60000 ttlc:nothing >/dev/null 2>err.log &
+	pid=$!
+	sleep 0.5
+	kill -TERM "$pid"
+	status=0
+	timeout 3 tail --pid="$pid" -f /dev/null || status=$?
+	[ "$status" -eq 0 ] || { kill -KILL "$pid"; false; }
+	wait "$pid"
+}
