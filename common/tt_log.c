@@ -250,8 +250,13 @@ tt_log_redact_url(const char *url, char *out, size_t outsz)
 		for (const char *p = userinfo; *p != '\0'; p++)
 			if (*p == '@')
 				at = p;
-		if (at != NULL)
+		if (at != NULL) {
 			colon = memchr(userinfo, ':', (size_t)(at - userinfo));
+			/* No colon: the whole userinfo may be a password
+			 * (redis://secret@host): hide all of it. */
+			if (colon == NULL)
+				colon = userinfo - 1;
+		}
 	}
 	for (const char *p = url; *p != '\0' && o + 1 < outsz;) {
 		const char *value, *end;

@@ -767,7 +767,7 @@ test_redact(void)
 	redact_case("postgresql://u:secret@h/db", "postgresql://u:***@h/db");
 	redact_case("redis://:pw@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0");
 	redact_case("postgresql://u:p@ss@h:5432/db?sslmode=require", "postgresql://u:***@h:5432/db?sslmode=require");
-	redact_case("postgresql://u@h/db", "postgresql://u@h/db");
+	redact_case("postgresql://u@h/db", "postgresql://***@h/db"); /* a lone userinfo may be a password */
 	redact_case("postgresql://h:5432/db", "postgresql://h:5432/db");
 	redact_case("postgresql://h/db?password=secret&sslmode=require", "postgresql://h/db?password=***&sslmode=require");
 	redact_case("host=h password=secret dbname=x", "host=h password=*** dbname=x");
@@ -775,9 +775,11 @@ test_redact(void)
 	redact_case("wss://ws.example/?uniqueId=a&apiKey=k3y", "wss://ws.example/?uniqueId=a&apiKey=***");
 	redact_case("host=h password='se cret' dbname=x", "host=h password=*** dbname=x");
 	redact_case("host=h password = secret", "host=h password = ***");
+	redact_case("redis://s3cret@127.0.0.1:6379", "redis://***@127.0.0.1:6379");
+	redact_case("redis://:pa#ss@h:1", "redis://:***@h:1");
 	redact_case("postgresql://h/db?sslpassword=s3cr3t", "postgresql://h/db?sslpassword=***");
 	redact_case("https://h/cb?access_token=t0k3n&x=1", "https://h/cb?access_token=***&x=1");
-	redact_case("http://h/path@x:y", "http://h/path@x:y");
+	redact_case("http://h/path@x:y", "http://***@x:y"); /* an @ anywhere may end a userinfo: hide too much, never too little */
 	{
 		char out[256];
 
