@@ -41,7 +41,6 @@ struct xack {
 	char **ids;
 	size_t *id_lens;
 	size_t count, cap;
-	unsigned attempts;
 	uint64_t in, acked, no_receipt, foreign, batches;
 	int status;
 };
@@ -93,7 +92,7 @@ flush_acks(struct xack *x)
 			freeReplyObject(reply);
 			break;
 		}
-		if (!tt_redis_connect(&x->redis, x->attempts)) {
+		if (!tt_redis_connect(&x->redis)) {
 			x->status = tt_stop_requested() ? TT_EXIT_TEMPFAIL : TT_EXIT_UNAVAILABLE;
 			break;
 		}
@@ -190,8 +189,8 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct xack x;
-	uint64_t batch = 512, attempts = 0, max_line = TT_LINES_DEFAULT_MAX;
-	const char *group = NULL, *env;
+	uint64_t batch = 512, max_line = TT_LINES_DEFAULT_MAX;
+	const char *group = NULL;
 	struct tt_json_parser *p = NULL;
 	struct tt_arena a;
 	struct tt_lines lines;
@@ -203,11 +202,6 @@ main(int argc, char **argv)
 	struct tt_logrec r;
 
 	tt_log_init("tt-xack");
-	env = tt_env("RECONNECT_MAX_ATTEMPTS");
-	if (env != NULL && !tt_parse_u64(env, 0, 1000000, &attempts)) {
-		tt_log_msg(TT_LOG_ERROR, "RECONNECT_MAX_ATTEMPTS must be a number", "RECONNECT_MAX_ATTEMPTS", env);
-		return TT_EXIT_CONFIG;
-	}
 	while ((opt = getopt_long(argc, argv, "g:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'g':
@@ -243,7 +237,6 @@ main(int argc, char **argv)
 		return TT_EXIT_USAGE;
 	}
 	x.cap = batch;
-	x.attempts = (unsigned)attempts;
 	x.ids = calloc(batch, sizeof *x.ids);
 	x.id_lens = calloc(batch, sizeof *x.id_lens);
 	p = tt_json_parser_new();
@@ -252,7 +245,7 @@ main(int argc, char **argv)
 	tt_stop_on_signals();
 	if (x.ids == NULL || x.id_lens == NULL || p == NULL) {
 		x.status = TT_EXIT_FAILURE;
-	} else if (!tt_redis_connect(&x.redis, x.attempts)) {
+	} else if (!tt_redis_connect(&x.redis)) {
 		x.status = tt_stop_requested() ? TT_EXIT_TEMPFAIL : TT_EXIT_UNAVAILABLE;
 	} else if (!tt_lines_open(&lines, "-", (size_t)max_line)) {
 		x.status = TT_EXIT_FAILURE;

@@ -61,7 +61,6 @@ struct xadd {
 	char key[512];
 	char maxlen[24];
 	bool trim;
-	unsigned attempts;       /* RECONNECT_MAX_ATTEMPTS, 0 = forever */
 	uint64_t in, out_lines, rejected, batches_sent, retries;
 	int status;
 };
@@ -197,7 +196,7 @@ complete_inflight(struct xadd *x)
 	x->inflight = NULL;
 	while ((rc = read_replies(x, b)) == 0) {
 		x->retries++;
-		if (!tt_redis_connect(&x->redis, x->attempts)) {
+		if (!tt_redis_connect(&x->redis)) {
 			x->status = tt_stop_requested() ? TT_EXIT_TEMPFAIL : TT_EXIT_UNAVAILABLE;
 			return;
 		}
@@ -261,7 +260,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct xadd x;
-	uint64_t maxlen = 100000, batch = 256, max_line = TT_LINES_DEFAULT_MAX, attempts = 0;
+	uint64_t maxlen = 100000, batch = 256, max_line = TT_LINES_DEFAULT_MAX;
 	const char *env;
 	struct tt_lines lines;
 	enum tt_lines_status st;
@@ -275,11 +274,6 @@ main(int argc, char **argv)
 	env = tt_env("STREAM_MAXLEN");
 	if (env != NULL && !tt_parse_u64(env, 0, UINT64_MAX, &maxlen)) {
 		tt_log_msg(TT_LOG_ERROR, "STREAM_MAXLEN must be a number", "STREAM_MAXLEN", env);
-		return TT_EXIT_CONFIG;
-	}
-	env = tt_env("RECONNECT_MAX_ATTEMPTS");
-	if (env != NULL && !tt_parse_u64(env, 0, 1000000, &attempts)) {
-		tt_log_msg(TT_LOG_ERROR, "RECONNECT_MAX_ATTEMPTS must be a number", "RECONNECT_MAX_ATTEMPTS", env);
 		return TT_EXIT_CONFIG;
 	}
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -315,7 +309,6 @@ main(int argc, char **argv)
 	}
 	x.trim = maxlen > 0;
 	snprintf(x.maxlen, sizeof x.maxlen, "%llu", (unsigned long long)maxlen);
-	x.attempts = (unsigned)attempts;
 	x.parser = tt_json_parser_new();
 	x.writer = tt_json_writer_new();
 	for (int i = 0; i < 2; i++) {
@@ -337,7 +330,7 @@ main(int argc, char **argv)
 	if (x.parser == NULL || x.writer == NULL || x.status != TT_EXIT_OK) {
 		tt_log_msg(TT_LOG_ERROR, "out of memory", NULL, NULL);
 		x.status = TT_EXIT_FAILURE;
-	} else if (!tt_redis_connect(&x.redis, x.attempts)) {
+	} else if (!tt_redis_connect(&x.redis)) {
 		x.status = tt_stop_requested() ? TT_EXIT_TEMPFAIL : TT_EXIT_UNAVAILABLE;
 	} else if (!tt_lines_open(&lines, "-", (size_t)max_line)) {
 		x.status = TT_EXIT_FAILURE;

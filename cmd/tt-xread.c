@@ -55,7 +55,6 @@ struct xread {
 	char key[512], group[512], dlq[512], consumer[256];
 	char count[16], block[16], claim_idle[24], start[64];
 	uint64_t max_deliveries, claim_ms, idle_exit_ms;
-	unsigned attempts;
 	uint64_t emitted, dead, claimed, unreadable, trimmed;
 	int status;
 };
@@ -476,7 +475,7 @@ run(struct xread *x)
 		if (!ok) {
 			if (tt_stop_requested())
 				break;
-			if (!tt_redis_connect(&x->redis, x->attempts)) {
+			if (!tt_redis_connect(&x->redis)) {
 				x->status = tt_stop_requested() ? TT_EXIT_OK : TT_EXIT_UNAVAILABLE;
 				break;
 			}
@@ -507,8 +506,8 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct xread x;
-	const char *group = NULL, *consumer = NULL, *dlq = "ttlc:dlq", *env;
-	uint64_t count = 100, block = 2000, attempts = 0;
+	const char *group = NULL, *consumer = NULL, *dlq = "ttlc:dlq";
+	uint64_t count = 100, block = 2000;
 	char err[512], host[128];
 	int opt;
 	struct tt_logrec r;
@@ -517,11 +516,6 @@ main(int argc, char **argv)
 	x.claim_ms = 60000;
 	x.max_deliveries = 5;
 	snprintf(x.start, sizeof x.start, "0");
-	env = tt_env("RECONNECT_MAX_ATTEMPTS");
-	if (env != NULL && !tt_parse_u64(env, 0, 1000000, &attempts)) {
-		tt_log_msg(TT_LOG_ERROR, "RECONNECT_MAX_ATTEMPTS must be a number", "RECONNECT_MAX_ATTEMPTS", env);
-		return TT_EXIT_CONFIG;
-	}
 	while ((opt = getopt_long(argc, argv, "g:c:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'g':
@@ -591,7 +585,6 @@ main(int argc, char **argv)
 	 * does not let interrupt a read) is seen within a second. */
 	snprintf(x.block, sizeof x.block, "%llu", (unsigned long long)(block < 1000 ? block : 1000));
 	snprintf(x.claim_idle, sizeof x.claim_idle, "%llu", (unsigned long long)x.claim_ms);
-	x.attempts = (unsigned)attempts;
 	/* A blocking read must not time out before Redis answers it. */
 	x.redis.timeout_ms = 6000;
 	x.parser = tt_json_parser_new();
@@ -601,7 +594,7 @@ main(int argc, char **argv)
 	tt_stop_on_signals();
 	if (x.parser == NULL || x.writer == NULL)
 		x.status = TT_EXIT_FAILURE;
-	else if (!tt_redis_connect(&x.redis, x.attempts))
+	else if (!tt_redis_connect(&x.redis))
 		x.status = tt_stop_requested() ? TT_EXIT_OK : TT_EXIT_UNAVAILABLE;
 	else
 		run(&x);

@@ -16,6 +16,9 @@ const char *tt_env(const char *name);
 /* Parses a whole decimal number in [min, max]. */
 bool tt_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/* The value of hex digit c, or -1. */
+int tt_hex_digit(char c);
+
 /* Parses a non-negative decimal number, fraction allowed ("2.5"). */
 bool tt_parse_double(const char *s, double *out);
 

@@ -1,6 +1,8 @@
 /* tt_json.c - see tt_json.h. */
 #include "tt_json.h"
 
+#include "tt_config.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,17 +216,6 @@ special_bytes(uint64_t w)
 	    ((slash - ones) & ~slash)) & highs;
 }
 
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Reads 4 hex digits at ps->p. */
 static bool
@@ -235,7 +226,7 @@ read_hex4(struct tt_json_parser *ps, unsigned *out)
 	if (ps->end - ps->p < 4)
 		return parse_fail(ps, TT_JSON_ERR_SYNTAX, "truncated \\u escape");
 	for (int i = 0; i < 4; i++) {
-		int d = hex_digit(ps->p[i]);
+		int d = tt_hex_digit(ps->p[i]);
 
 		if (d < 0)
 			return parse_fail(ps, TT_JSON_ERR_SYNTAX, "bad \\u escape");

@@ -12,18 +12,6 @@
 
 #define DEFAULT_URL "redis://localhost:6379"
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes %XX escapes of s[0..n) into a new string; NULL when out of memory. */
 static char *
 url_decode(const char *s, size_t n)
@@ -33,8 +21,8 @@ url_decode(const char *s, size_t n)
 	if (out == NULL)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-			*o++ = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+		if (s[i] == '%' && i + 2 < n && tt_hex_digit(s[i + 1]) >= 0 && tt_hex_digit(s[i + 2]) >= 0) {
+			*o++ = (char)(tt_hex_digit(s[i + 1]) * 16 + tt_hex_digit(s[i + 2]));
 			i += 2;
 		} else {
 			*o++ = s[i];
@@ -48,8 +36,9 @@ bool
 tt_redis_init(struct tt_redis *r, const char *url, char *err, size_t errsz)
 {
 	const char *prefix = tt_env("REDIS_CONSUMER_GROUP_PREFIX");
+	const char *attempts = tt_env("RECONNECT_MAX_ATTEMPTS");
 	const char *p, *host, *at, *slash;
-	uint64_t port = 6379, db = 0;
+	uint64_t port = 6379, db = 0, max_attempts = 0;
 
 	memset(r, 0, sizeof *r);
 	r->timeout_ms = 5000;
@@ -58,6 +47,11 @@ tt_redis_init(struct tt_redis *r, const char *url, char *err, size_t errsz)
 	if (url == NULL)
 		url = DEFAULT_URL;
 	tt_log_redact_url(url, r->redacted, sizeof r->redacted);
+	if (attempts != NULL && !tt_parse_u64(attempts, 0, 1000000, &max_attempts)) {
+		snprintf(err, errsz, "RECONNECT_MAX_ATTEMPTS must be a number from 0 (forever) to 1000000");
+		return false;
+	}
+	r->max_attempts = (unsigned)max_attempts;
 	if (prefix != NULL && snprintf(r->prefix, sizeof r->prefix, "%s", prefix) >= (int)sizeof r->prefix) {
 		snprintf(err, errsz, "REDIS_CONSUMER_GROUP_PREFIX is longer than %zu bytes", sizeof r->prefix - 1);
 		return false;
@@ -235,9 +229,9 @@ connect_once(struct tt_redis *r)
 }
 
 bool
-tt_redis_connect(struct tt_redis *r, unsigned max_attempts)
+tt_redis_connect(struct tt_redis *r)
 {
-	r->backoff.max_attempts = max_attempts;
+	r->backoff.max_attempts = r->max_attempts;
 	tt_redis_disconnect(r);
 	while (!tt_stop_requested()) {
 		int64_t delay;

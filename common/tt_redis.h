@@ -32,18 +32,20 @@ struct tt_redis {
 	char prefix[128];         /* REDIS_CONSUMER_GROUP_PREFIX */
 	struct tt_backoff backoff;
 	int timeout_ms;           /* connect and command timeout; 0 = none */
+	unsigned max_attempts;    /* RECONNECT_MAX_ATTEMPTS; 0 = forever */
 	bool failing;             /* no command has succeeded since the last
 	                           * (re)connect: the next one backs off */
 };
 
-/* Reads REDIS_URL (or url when not NULL) and the prefix. Returns false with
- * a reason in err (no secret in it) when the URL cannot be used: exit 78. */
+/* Reads REDIS_URL (or url when not NULL), the prefix and
+ * RECONNECT_MAX_ATTEMPTS. Returns false with a reason in err (no secret in
+ * it) when they cannot be used: exit 78. */
 bool tt_redis_init(struct tt_redis *r, const char *url, char *err, size_t errsz);
 
-/* (Re)connects, retrying with back-off until connected or max_attempts
- * (0 = forever) failures in a row. False: give up (exit 69), or a stop
- * signal arrived while waiting. */
-bool tt_redis_connect(struct tt_redis *r, unsigned max_attempts);
+/* (Re)connects, retrying with back-off until connected or the
+ * RECONNECT_MAX_ATTEMPTS attempts (0 = forever) are used up. False: give up
+ * (exit 69), or a stop signal arrived while waiting. */
+bool tt_redis_connect(struct tt_redis *r);
 
 /* Drops the connection (after an I/O error; the next command reconnects). */
 void tt_redis_disconnect(struct tt_redis *r);
