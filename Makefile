@@ -93,9 +93,9 @@ build/fuzz/gen/tt_schemas.c: $(SCHEMAS) scripts/embed-schemas
 	    tt_schema_unified_event_v1=schema/unified-event.v1.schema.json \
 	    tt_schema_dlq_v1=schema/dlq.v1.schema.json
 
-build/fuzz/fuzz-json: test/fuzz/fuzz-json.c common/tt_json.c common/tt_json.h
+build/fuzz/fuzz-json: test/fuzz/fuzz-json.c $(LIB_SRC) $(wildcard common/*.h) build/fuzz/gen/tt_schemas.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz-json.c common/tt_json.c $(PKG_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz-json.c $(LIB_SRC) build/fuzz/gen/tt_schemas.c $(PKG_LIBS) -lm
 
 build/fuzz/fuzz-normalize: test/fuzz/fuzz-normalize.c $(LIB_SRC) $(wildcard common/*.h) build/fuzz/gen/tt_schemas.c
 	@mkdir -p $(@D)
