@@ -378,24 +378,17 @@ read_pending(struct xread *x)
 static bool
 claim(struct xread *x)
 {
-	const char *pargv[] = { "XPENDING", x->key, x->group, "IDLE", x->claim_idle, "-", "+", x->count };
-	redisReply *pending = command(x, 8, pargv), *reply;
-	const char **argv;
-	size_t *lens, n = 0;
+	const size_t want = strtoull(x->count, NULL, 10);
+	const char **argv = calloc(want + 5, sizeof *argv);
+	size_t *lens = calloc(want + 5, sizeof *lens);
+	redisReply *pages[16] = { NULL }, *reply;
+	char start[80] = "-";
+	size_t n = 0, npages = 0;
 	bool ok = true;
 
-	if (pending == NULL)
-		return false;
-	if (pending->type != REDIS_REPLY_ARRAY || pending->elements == 0) {
-		freeReplyObject(pending);
-		return true;
-	}
-	argv = calloc(pending->elements + 5, sizeof *argv);
-	lens = calloc(pending->elements + 5, sizeof *lens);
 	if (argv == NULL || lens == NULL) {
 		free(argv);
 		free(lens);
-		freeReplyObject(pending);
 		return true;
 	}
 	argv[0] = "XCLAIM";
@@ -403,16 +396,41 @@ claim(struct xread *x)
 	argv[2] = x->group;
 	argv[3] = x->consumer;
 	argv[4] = x->claim_idle;
-	for (size_t i = 0; i < pending->elements; i++) {
-		const redisReply *e = pending->element[i];
+	/* Page through the idle pending entries (oldest first) until enough
+	 * of other consumers' are found: our own idle ones must not hide
+	 * them. A bounded number of pages per round. */
+	while (n < want && npages < sizeof pages / sizeof pages[0]) {
+		const char *pargv[] = { "XPENDING", x->key, x->group, "IDLE", x->claim_idle, start, "+", x->count };
+		redisReply *page = command(x, 8, pargv);
 
-		if (e->type == REDIS_REPLY_ARRAY && e->elements == 4 && e->element[0]->type == REDIS_REPLY_STRING &&
-		    e->element[1]->type == REDIS_REPLY_STRING && strcmp(e->element[1]->str, x->consumer) != 0)
-			argv[5 + n++] = e->element[0]->str;
+		if (page == NULL) {
+			ok = false;
+			break;
+		}
+		pages[npages++] = page;
+		if (page->type != REDIS_REPLY_ARRAY || page->elements == 0)
+			break;
+		for (size_t i = 0; i < page->elements && n < want; i++) {
+			const redisReply *e = page->element[i];
+
+			if (e->type == REDIS_REPLY_ARRAY && e->elements == 4 && e->element[0]->type == REDIS_REPLY_STRING &&
+			    e->element[1]->type == REDIS_REPLY_STRING && strcmp(e->element[1]->str, x->consumer) != 0)
+				argv[5 + n++] = e->element[0]->str;
+		}
+		if (page->elements < want)
+			break;
+		{
+			const redisReply *last = page->element[page->elements - 1];
+
+			if (last->type != REDIS_REPLY_ARRAY || last->elements < 1 || last->element[0]->type != REDIS_REPLY_STRING)
+				break;
+			/* Exclusive start: the entries after the page's last. */
+			snprintf(start, sizeof start, "(%s", last->element[0]->str);
+		}
 	}
 	for (size_t i = 0; i < n + 5; i++)
 		lens[i] = strlen(argv[i]);
-	if (n > 0) {
+	if (ok && n > 0) {
 		reply = tt_redis_command(&x->redis, (int)n + 5, argv, lens);
 		if (reply == NULL) {
 			ok = false;
@@ -426,9 +444,10 @@ claim(struct xread *x)
 			freeReplyObject(reply);
 		}
 	}
+	for (size_t i = 0; i < npages; i++)
+		freeReplyObject(pages[i]);
 	free(argv);
 	free(lens);
-	freeReplyObject(pending);
 	tt_out_flush(&x->out);
 	return ok;
 }

@@ -310,3 +310,20 @@ export -f normalizer_stage
 	[ "$status" -eq 0 ] || { kill -KILL "$pid"; false; }
 	wait "$pid"
 }
+
+@test "redis: claiming is not starved by this consumer's own idle entries" {
+	# Regression: one XPENDING page held only our own entries, so another
+	# consumer's abandoned entry was never claimed.
+	# "mine" takes the two oldest (and never acks them), "gone" a third.
+	for i in 1 2; do head -4 "$RAW_FRAMES" | tail -1; done | tt-xadd ttlc:raw >/dev/null 2>&1
+	tt-xread -g g -c mine --block 100 --idle-exit 200 --claim-idle 0 ttlc:raw >/dev/null 2>&1
+	head -5 "$RAW_FRAMES" | tail -1 | tt-xadd ttlc:raw >/dev/null 2>&1
+	tt-xread -g g -c gone --block 100 --idle-exit 200 --claim-idle 0 ttlc:raw >gone.ndjson 2>/dev/null
+	[ "$(wc -l <gone.ndjson)" -eq 1 ]
+	sleep 0.05
+	# As "mine" again, with one entry per page: it must page past its own
+	# two to claim the one "gone" left.
+	tt-xread -g g -c mine --count 1 --claim-idle 1 --block 100 --idle-exit 300 ttlc:raw >mine.ndjson 2>mine.log
+	grep -q '"claimed":1' mine.log
+	[ "$(jq -r ._ack mine.ndjson | grep -c "$(jq -r '._ack | split("\t")[2]' gone.ndjson)")" -ge 1 ]
+}
