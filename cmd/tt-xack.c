@@ -215,8 +215,7 @@ main(int argc, char **argv)
 				tt_usage_error(USAGE, "--batch must be from 1 to 100000", optarg);
 			break;
 		case 'l':
-			if (!tt_parse_u64(optarg, 64, 256u << 20, &max_line))
-				tt_usage_error(USAGE, "--max-line must be a number of bytes from 64 to 268435456", optarg);
+			max_line = tt_opt_max_line(USAGE, optarg);
 			break;
 		case 'h':
 			tt_usage_help(USAGE);

@@ -63,6 +63,16 @@ tt_parse_double(const char *s, double *out)
 	return true;
 }
 
+size_t
+tt_opt_max_line(const char *usage, const char *arg)
+{
+	uint64_t v;
+
+	if (!tt_parse_u64(arg, 64, 256u << 20, &v))
+		tt_usage_error(usage, "--max-line must be a number of bytes from 64 to 268435456", arg);
+	return (size_t)v;
+}
+
 void
 tt_usage_help(const char *usage)
 {

@@ -8,6 +8,7 @@
 #define TT_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* getenv(), but NULL for an empty value too. */
@@ -21,6 +22,10 @@ int tt_hex_digit(char c);
 
 /* Parses a non-negative decimal number, fraction allowed ("2.5"). */
 bool tt_parse_double(const char *s, double *out);
+
+/* The value of a --max-line option (64 bytes to 256 MiB), the same in every
+ * command that reads lines; exits 2 with the usage when it is not one. */
+size_t tt_opt_max_line(const char *usage, const char *arg);
 
 /* Prints usage to stdout and exits 0 (for --help). */
 _Noreturn void tt_usage_help(const char *usage);
