@@ -45,7 +45,7 @@ struct xack {
 	int status;
 };
 
-/* Sends the pending XACK (retrying over reconnects: XACK is idempotent). */
+/* Sends the pending XACK. */
 static void
 flush_acks(struct xack *x)
 {
@@ -70,32 +70,22 @@ flush_acks(struct xack *x)
 		argv[i + 3] = x->ids[i];
 		lens[i + 3] = x->id_lens[i];
 	}
-	for (;;) {
-		redisReply *reply = tt_redis_command(&x->redis, (int)x->count + 3, argv, lens);
+	{
+		/* XACK is idempotent: retried over reconnects. */
+		redisReply *reply = tt_redis_call(&x->redis, (int)x->count + 3, argv, lens);
 
-		if (reply != NULL && tt_redis_transient(reply)) {
-			/* Passing: XACK is idempotent, so just try again. */
-			freeReplyObject(reply);
-			tt_redis_disconnect(&x->redis);
-			reply = NULL;
-		}
-		if (reply != NULL) {
-			if (reply->type == REDIS_REPLY_INTEGER) {
-				x->acked += (uint64_t)reply->integer;
-				x->batches++;
-				tt_redis_ok(&x->redis);
-			} else {
-				tt_log_msg(TT_LOG_ERROR, "Redis refused XACK", "error",
-				    reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
-				x->status = TT_EXIT_FAILURE;
-			}
-			freeReplyObject(reply);
-			break;
-		}
-		if (!tt_redis_connect(&x->redis)) {
+		if (reply == NULL) {
 			x->status = tt_stop_requested() ? TT_EXIT_TEMPFAIL : TT_EXIT_UNAVAILABLE;
-			break;
+		} else if (reply->type == REDIS_REPLY_INTEGER) {
+			x->acked += (uint64_t)reply->integer;
+			x->batches++;
+		} else {
+			tt_log_msg(TT_LOG_ERROR, "Redis refused XACK", "error",
+			    reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+			x->status = TT_EXIT_FAILURE;
 		}
+		if (reply != NULL)
+			freeReplyObject(reply);
 	}
 out:
 	for (size_t i = 0; i < x->count; i++)

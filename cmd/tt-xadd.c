@@ -130,20 +130,10 @@ queue_line(struct xadd *x, const char *line, size_t len, uint64_t lineno, const 
 static bool
 send_batch(struct xadd *x, struct batch *b)
 {
-	int done = 0;
-
-	if (x->redis.ctx == NULL)
-		return false;
 	for (size_t k = 0; k < b->count; k++)
-		if (redisAppendCommandArgv(x->redis.ctx, b->argc[k], b->argv[k], b->lens[k]) != REDIS_OK)
-			goto lost;
-	while (!done)
-		if (redisBufferWrite(x->redis.ctx, &done) != REDIS_OK)
-			goto lost;
-	return true;
-lost:
-	tt_redis_disconnect(&x->redis);
-	return false;
+		if (!tt_redis_append(&x->redis, b->argc[k], b->argv[k], b->lens[k]))
+			return false;
+	return tt_redis_send(&x->redis);
 }
 
 /* Reads the replies of batch b, sent before. Returns 1 when every entry
@@ -155,12 +145,10 @@ read_replies(struct xadd *x, struct batch *b)
 	int rc = 1;
 
 	for (size_t k = 0; k < b->count; k++) {
-		redisReply *reply = NULL;
+		redisReply *reply = tt_redis_receive(&x->redis);
 
-		if (x->redis.ctx == NULL || redisGetReply(x->redis.ctx, (void **)&reply) != REDIS_OK || reply == NULL) {
-			tt_redis_disconnect(&x->redis);
+		if (reply == NULL)
 			return 0;
-		}
 		if (tt_redis_transient(reply)) {
 			/* Passing (LOADING ...): drop the connection, and with it
 			 * the other replies; the whole batch is sent again. */

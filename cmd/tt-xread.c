@@ -51,7 +51,8 @@ struct xread {
 	struct tt_out out;
 	struct tt_json_parser *parser;
 	struct tt_json_writer *writer;
-	struct tt_arena arena;
+	struct tt_arena arena;    /* one entry's objects */
+	struct tt_arena replies;  /* the last read's reply (tt_redis_receive_in) */
 	char key[512], group[512], dlq[512], consumer[256];
 	char count[16], block[16], claim_idle[24], start[64];
 	uint64_t max_deliveries, claim_ms, idle_exit_ms;
@@ -59,42 +60,43 @@ struct xread {
 	int status;
 };
 
+/* Runs an idempotent command (retried over reconnects, see tt_redis_call);
+ * NULL when giving up, with the exit status set: 0 on a stop signal, 69
+ * when Redis stayed away. */
 static redisReply *
 command(struct xread *x, int argc, const char **argv)
 {
 	size_t lens[16];
+	redisReply *reply;
 
 	if (argc > 16)
 		abort(); /* the callers pass fixed argument lists */
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
-	return tt_redis_command(&x->redis, argc, argv, lens);
+	reply = tt_redis_call(&x->redis, argc, argv, lens);
+	if (reply == NULL)
+		x->status = tt_stop_requested() ? TT_EXIT_OK : TT_EXIT_UNAVAILABLE;
+	return reply;
 }
 
-/* Creates the group (and the stream) unless it exists. False on a lost
- * connection or a refusal other than BUSYGROUP. */
-static bool
+/* Creates the group (and the stream) unless it exists. */
+static void
 ensure_group(struct xread *x)
 {
 	const char *argv[] = { "XGROUP", "CREATE", x->key, x->group, x->start, "MKSTREAM" };
 	redisReply *reply = command(x, 6, argv);
-	bool ok;
 
 	if (reply == NULL)
-		return false;
-	ok = reply->type != REDIS_REPLY_ERROR || strncmp(reply->str, "BUSYGROUP", 9) == 0;
-	if (!ok && tt_redis_transient(reply)) {
-		tt_redis_disconnect(&x->redis); /* retried after a back-off */
-	} else if (!ok) {
+		return;
+	if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "BUSYGROUP", 9) != 0) {
 		tt_log_msg(TT_LOG_ERROR, "Redis refused XGROUP CREATE", "error", reply->str);
 		x->status = TT_EXIT_FAILURE;
 	}
 	freeReplyObject(reply);
-	return ok;
 }
 
 /* Deliveries of entry id for the group (from XPENDING): 0 if it is not
- * pending, -1 when the connection failed. */
+ * pending (or when giving up: x->status says so). */
 static long long
 deliveries(struct xread *x, const char *id)
 {
@@ -103,47 +105,39 @@ deliveries(struct xread *x, const char *id)
 	long long n = 0;
 
 	if (reply == NULL)
-		return -1;
-	if (tt_redis_transient(reply)) {
-		freeReplyObject(reply);
-		tt_redis_disconnect(&x->redis);
-		return -1;
-	}
-	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
+		return 0;
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
 	    reply->element[0]->type == REDIS_REPLY_ARRAY && reply->element[0]->elements == 4 &&
 	    reply->element[0]->element[3]->type == REDIS_REPLY_INTEGER)
 		n = reply->element[0]->element[3]->integer;
-	if (reply != NULL)
-		freeReplyObject(reply);
+	freeReplyObject(reply);
 	return n;
 }
 
-/* Acknowledges entry id; false on a lost connection or a transient
- * error (the entry then stays pending and comes back). */
-static bool
+/* Acknowledges entry id. A refusal is fatal: every later ack would fail
+ * the same way. */
+static void
 ack(struct xread *x, const char *id)
 {
 	const char *argv[] = { "XACK", x->key, x->group, id };
 	redisReply *reply = command(x, 4, argv);
-	bool ok;
 
 	if (reply == NULL)
-		return false;
-	ok = reply->type == REDIS_REPLY_INTEGER;
-	if (!ok) {
+		return;
+	if (reply->type != REDIS_REPLY_INTEGER) {
 		tt_log_msg(TT_LOG_ERROR, "Redis refused XACK", "error",
 		    reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
-		tt_redis_disconnect(&x->redis);
+		x->status = TT_EXIT_FAILURE;
 	}
 	freeReplyObject(reply);
-	return ok;
 }
 
 /* Moves an entry delivered too often to the DLQ stream (a dlq.v1 record
  * built by tt_dlq_build, stored with tt_stream's layout), then acks it:
- * only once Redis has accepted the record. False on a lost connection or
- * a refused write (the entry then stays pending). */
-static bool
+ * only once Redis has accepted the record. A record sent again over a new
+ * connection may be stored twice; an entry whose record is refused stays
+ * pending. */
+static void
 dead_letter(struct xread *x, const char *id, const struct tt_stream_fields *f, long long n)
 {
 	struct tt_arena *a = &x->arena;
@@ -155,7 +149,6 @@ dead_letter(struct xread *x, const char *id, const struct tt_stream_fields *f, l
 	const char **argv;
 	size_t *lens;
 	redisReply *reply;
-	bool ok = false;
 
 	/* The payload: the entry as its reader would see it, or, when it
 	 * cannot be read back, its raw fields as a JSON object of strings. */
@@ -166,9 +159,9 @@ dead_letter(struct xread *x, const char *id, const struct tt_stream_fields *f, l
 			tt_json_add_n(orig, tt_arena_strdup(a, f->names[i], f->name_lens[i]), f->name_lens[i],
 			    tt_json_new_str(a, tt_arena_strdup(a, f->values[i], f->value_lens[i]), f->value_lens[i]));
 	}
-	if (orig == NULL || a->failed || !tt_json_write(x->writer, orig, &text, &plen))
-		return true; /* cannot even describe it: left pending, logged below */
 	snprintf(why, sizeof why, "entry %s delivered %lld times without acknowledgement", id, n);
+	if (orig == NULL || a->failed || !tt_json_write(x->writer, orig, &text, &plen))
+		goto cannot;
 	{
 		const char *payload = tt_arena_strdup(a, (const char *)text, plen);
 		struct tt_dlq_info info = {
@@ -184,11 +177,11 @@ dead_letter(struct xread *x, const char *id, const struct tt_stream_fields *f, l
 	}
 	tt_time_now_iso(now);
 	if (rec == NULL || !tt_stream_fields_of(a, x->writer, rec, now, &df))
-		return true;
+		goto cannot;
 	argv = tt_arena_alloc(a, (3 + 2 * df.count) * sizeof *argv);
 	lens = tt_arena_alloc(a, (3 + 2 * df.count) * sizeof *lens);
 	if (argv == NULL || lens == NULL)
-		return true;
+		goto cannot;
 	argv[0] = "XADD";
 	lens[0] = 4;
 	argv[1] = x->dlq;
@@ -201,30 +194,32 @@ dead_letter(struct xread *x, const char *id, const struct tt_stream_fields *f, l
 		argv[4 + 2 * i] = df.values[i];
 		lens[4 + 2 * i] = df.value_lens[i];
 	}
-	reply = tt_redis_command(&x->redis, 3 + 2 * (int)df.count, argv, lens);
-	if (reply == NULL)
-		return false;
-	ok = reply->type == REDIS_REPLY_STRING;
-	if (!ok) {
+	reply = tt_redis_call(&x->redis, 3 + 2 * (int)df.count, argv, lens);
+	if (reply == NULL) {
+		x->status = tt_stop_requested() ? TT_EXIT_OK : TT_EXIT_UNAVAILABLE;
+		return;
+	}
+	if (reply->type != REDIS_REPLY_STRING) {
 		/* Not stored: never ack it. It stays pending, and is tried
 		 * again when it is claimed or re-read. */
-		bool transient = tt_redis_transient(reply);
-
 		tt_log_msg(TT_LOG_ERROR, "Redis refused the dead letter; the entry stays pending", "error",
 		    reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
 		freeReplyObject(reply);
-		if (transient)
-			tt_redis_disconnect(&x->redis);
-		return !transient;
+		return;
 	}
 	freeReplyObject(reply);
 	x->dead++;
-	return ack(x, id);
+	ack(x, id);
+	return;
+cannot:
+	tt_log_msg(TT_LOG_ERROR, "cannot build the dead letter (out of memory); the entry stays pending", "id", id);
 }
 
-/* Handles one entry reply [id, [field, value, ...]]. check: look up its
- * deliveries (pending and claimed entries). False on a lost connection. */
-static bool
+/* Handles one entry reply [id, [field, value, ...]]. check: the entry
+ * was delivered before (own pending, claimed): look up its deliveries,
+ * and ack it when it was trimmed away. New entries (check false) issue no
+ * command, so a read can be in flight meanwhile. */
+static void
 handle_entry(struct xread *x, const redisReply *e, bool check)
 {
 	const redisReply *idr, *fr;
@@ -232,11 +227,10 @@ handle_entry(struct xread *x, const redisReply *e, bool check)
 	struct tt_json *obj;
 	const unsigned char *text;
 	size_t len, n;
-	char err[256], receipt[1100];
-	long long times;
+	char err[256] = "", receipt[1100];
 
 	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING)
-		return true;
+		return;
 	idr = e->element[0];
 	fr = e->element[1];
 	if (fr->type != REDIS_REPLY_ARRAY) {
@@ -244,12 +238,15 @@ handle_entry(struct xread *x, const redisReply *e, bool check)
 		 * deliver; say so, count it, and drop it from the pending list. */
 		struct tt_logrec lr;
 
+		if (!check)
+			return; /* cannot happen to a new entry; re-read later */
 		x->trimmed++;
 		if (tt_log_begin(&lr, TT_LOG_WARN, "pending entry was trimmed from the stream before it was acknowledged")) {
 			tt_log_str(&lr, "id", idr->str);
 			tt_log_end(&lr);
 		}
-		return ack(x, idr->str);
+		ack(x, idr->str);
+		return;
 	}
 	tt_arena_reset(&x->arena);
 	n = fr->elements / 2;
@@ -258,8 +255,10 @@ handle_entry(struct xread *x, const redisReply *e, bool check)
 	f.name_lens = tt_arena_alloc(&x->arena, (n + 1) * sizeof *f.name_lens);
 	f.values = tt_arena_alloc(&x->arena, (n + 1) * sizeof *f.values);
 	f.value_lens = tt_arena_alloc(&x->arena, (n + 1) * sizeof *f.value_lens);
-	if (f.names == NULL || f.name_lens == NULL || f.values == NULL || f.value_lens == NULL)
-		return true;
+	if (f.names == NULL || f.name_lens == NULL || f.values == NULL || f.value_lens == NULL) {
+		x->unreadable++;
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		f.names[i] = fr->element[2 * i]->str;
 		f.name_lens[i] = fr->element[2 * i]->len;
@@ -267,11 +266,12 @@ handle_entry(struct xread *x, const redisReply *e, bool check)
 		f.value_lens[i] = fr->element[2 * i + 1]->len;
 	}
 	if (check) {
-		times = deliveries(x, idr->str);
-		if (times < 0)
-			return false;
-		if (times > (long long)x->max_deliveries)
-			return dead_letter(x, idr->str, &f, times);
+		long long times = deliveries(x, idr->str);
+
+		if (times > (long long)x->max_deliveries) {
+			dead_letter(x, idr->str, &f, times);
+			return;
+		}
 	}
 	obj = tt_stream_object_of(&x->arena, x->parser, &f, err, sizeof err);
 	if (obj == NULL || !tt_ack_format(receipt, sizeof receipt, x->key, x->group, idr->str, idr->len)) {
@@ -284,98 +284,107 @@ handle_entry(struct xread *x, const redisReply *e, bool check)
 			tt_log_str(&r, "error", err);
 			tt_log_end(&r);
 		}
-		return true;
+		return;
 	}
 	tt_json_add(obj, "_ack", tt_json_new_str(&x->arena, receipt, strlen(receipt)));
 	if (x->arena.failed || !tt_json_write(x->writer, obj, &text, &len)) {
 		x->unreadable++;
-		return true;
+		return;
 	}
 	if (!tt_out_line(&x->out, text, len))
 		x->status = TT_EXIT_IOERR;
 	x->emitted++;
-	return true;
 }
 
-/* Handles an XREADGROUP reply; *last gets the last id (for paging pending
- * entries) and *got the number of entries. False on a lost connection. */
-static bool
-handle_read(struct xread *x, const redisReply *reply, bool check, char *last, size_t lastsz, size_t *got)
+/* The entries of an XREADGROUP reply (one stream), or NULL. */
+static const redisReply *
+read_entries(const redisReply *reply)
 {
-	const redisReply *entries;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0 ||
+	    reply->element[0]->type != REDIS_REPLY_ARRAY || reply->element[0]->elements != 2 ||
+	    reply->element[0]->element[1]->type != REDIS_REPLY_ARRAY)
+		return NULL;
+	return reply->element[0]->element[1];
+}
 
-	*got = 0;
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0)
-		return true;
-	if (reply->element[0]->type != REDIS_REPLY_ARRAY || reply->element[0]->elements != 2)
-		return true;
-	entries = reply->element[0]->element[1];
+/* Handles the entries of an XREADGROUP reply; *last gets the last id (for
+ * paging pending entries). Returns how many there were. */
+static size_t
+handle_read(struct xread *x, const redisReply *reply, bool check, char *last, size_t lastsz)
+{
+	const redisReply *entries = read_entries(reply);
+	size_t got = 0;
+
+	if (entries == NULL)
+		return 0;
 	for (size_t i = 0; i < entries->elements && x->status == TT_EXIT_OK; i++) {
 		const redisReply *e = entries->element[i];
 
-		if (!handle_entry(x, e, check))
-			return false;
+		handle_entry(x, e, check);
 		if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 && e->element[0]->type == REDIS_REPLY_STRING)
 			snprintf(last, lastsz, "%s", e->element[0]->str);
-		(*got)++;
+		got++;
 	}
-	return true;
+	return got;
 }
 
 /* An error reply to XREADGROUP: the group or stream gone (NOGROUP, or
- * UNBLOCKED for a read blocked on a key that was deleted: make it again), a passing state (retry after a back-off), or a refusal that
- * will not pass (exit 1). The connection is dropped in the first two
- * cases so the caller's reconnect path backs off and starts fresh. */
-static void
+ * UNBLOCKED for a read blocked on a key that was deleted): returns true,
+ * make it again; a passing state: the connection is dropped, to be
+ * reconnected after a back-off; anything else will not pass (exit 1). */
+static bool
 read_error(struct xread *x, const redisReply *reply)
 {
 	if (strncmp(reply->str, "NOGROUP", 7) == 0 || strncmp(reply->str, "UNBLOCKED", 9) == 0) {
 		tt_log_msg(TT_LOG_WARN, "group or stream gone; creating it again", "error", reply->str);
-		tt_redis_disconnect(&x->redis);
-	} else if (tt_redis_transient(reply)) {
+		return true;
+	}
+	if (tt_redis_transient(reply)) {
 		tt_log_msg(TT_LOG_WARN, "Redis busy; retrying", "error", reply->str);
 		tt_redis_disconnect(&x->redis);
 	} else {
 		tt_log_msg(TT_LOG_ERROR, "Redis refused XREADGROUP", "error", reply->str);
 		x->status = TT_EXIT_FAILURE;
 	}
+	return false;
 }
 
-/* Re-reads this consumer's own pending entries. False on a lost connection. */
-static bool
+/* Re-reads this consumer's own pending entries: after a start or a
+ * reconnect, replies lost with the old connection may hold entries never
+ * emitted. (Entries still in flight downstream are emitted again: at
+ * least once.) */
+static void
 read_pending(struct xread *x)
 {
 	char last[64] = "0";
+	unsigned long connects = x->redis.connects;
 
-	for (;;) {
+	while (x->status == TT_EXIT_OK && x->redis.connects == connects) {
 		const char *argv[] = { "XREADGROUP", "GROUP", x->group, x->consumer, "COUNT", x->count,
 			"STREAMS", x->key, last };
 		redisReply *reply = command(x, 9, argv);
-		size_t got = 0;
-		bool ok;
+		size_t got;
 
 		if (reply == NULL)
-			return false;
+			return;
 		if (reply->type == REDIS_REPLY_ERROR) {
-			read_error(x, reply);
+			if (read_error(x, reply))
+				ensure_group(x);
 			freeReplyObject(reply);
-			return false;
+			return;
 		}
-		ok = handle_read(x, reply, true, last, sizeof last, &got);
+		got = handle_read(x, reply, true, last, sizeof last);
 		freeReplyObject(reply);
 		tt_out_flush(&x->out);
-		if (!ok)
-			return false;
-		if (got == 0 || x->status != TT_EXIT_OK)
-			return true;
+		if (got == 0)
+			return;
 	}
 }
 
 /* Claims entries idle too long in other consumers (XPENDING with IDLE,
  * then XCLAIM of those not ours: XAUTOCLAIM would also take back our own
- * entries still in flight downstream, and emit them twice). False on a
- * lost connection. */
-static bool
+ * entries still in flight downstream, and emit them twice). */
+static void
 claim(struct xread *x)
 {
 	const size_t want = strtoull(x->count, NULL, 10);
@@ -384,12 +393,11 @@ claim(struct xread *x)
 	redisReply *pages[16] = { NULL }, *reply;
 	char start[80] = "-";
 	size_t n = 0, npages = 0;
-	bool ok = true;
 
 	if (argv == NULL || lens == NULL) {
 		free(argv);
 		free(lens);
-		return true;
+		return;
 	}
 	argv[0] = "XCLAIM";
 	argv[1] = x->key;
@@ -403,10 +411,8 @@ claim(struct xread *x)
 		const char *pargv[] = { "XPENDING", x->key, x->group, "IDLE", x->claim_idle, start, "+", x->count };
 		redisReply *page = command(x, 8, pargv);
 
-		if (page == NULL) {
-			ok = false;
+		if (page == NULL)
 			break;
-		}
 		pages[npages++] = page;
 		if (page->type != REDIS_REPLY_ARRAY || page->elements == 0)
 			break;
@@ -430,14 +436,17 @@ claim(struct xread *x)
 	}
 	for (size_t i = 0; i < n + 5; i++)
 		lens[i] = strlen(argv[i]);
-	if (ok && n > 0) {
-		reply = tt_redis_command(&x->redis, (int)n + 5, argv, lens);
+	if (x->status == TT_EXIT_OK && n > 0) {
+		/* Sent again after a lost reply, it claims only what the
+		 * first did not: those are ours now, re-read with our own
+		 * pending entries after the reconnect. */
+		reply = tt_redis_call(&x->redis, (int)n + 5, argv, lens);
 		if (reply == NULL) {
-			ok = false;
+			x->status = tt_stop_requested() ? TT_EXIT_OK : TT_EXIT_UNAVAILABLE;
 		} else {
 			if (reply->type == REDIS_REPLY_ARRAY) {
-				for (size_t i = 0; i < reply->elements && ok && x->status == TT_EXIT_OK; i++) {
-					ok = handle_entry(x, reply->element[i], true);
+				for (size_t i = 0; i < reply->elements && x->status == TT_EXIT_OK; i++) {
+					handle_entry(x, reply->element[i], true);
 					x->claimed++;
 				}
 			}
@@ -449,7 +458,20 @@ claim(struct xread *x)
 	free(argv);
 	free(lens);
 	tt_out_flush(&x->out);
-	return ok;
+}
+
+/* Sends an XREADGROUP for new entries without waiting for its reply (the
+ * next read goes out while the last one's entries are written). */
+static bool
+send_read(struct xread *x)
+{
+	const char *argv[] = { "XREADGROUP", "GROUP", x->group, x->consumer, "COUNT", x->count,
+		"BLOCK", x->block, "STREAMS", x->key, ">" };
+	size_t lens[11];
+
+	for (int i = 0; i < 11; i++)
+		lens[i] = strlen(argv[i]);
+	return tt_redis_append(&x->redis, 11, argv, lens) && tt_redis_send(&x->redis);
 }
 
 /* The consumer loop; returns when stopped, idle long enough, or failed. */
@@ -457,54 +479,83 @@ static void
 run(struct xread *x)
 {
 	int64_t last_entry = tt_time_mono_ms(), last_claim = 0;
-	bool fresh = true; /* (re)connected: group and own pending first */
+	unsigned long seen = 0;  /* x->redis.connects when last looked at */
+	bool fresh = true;       /* (re)connected: group and own pending first */
+	bool inflight = false;   /* a read was sent, its reply not read yet */
+	const size_t want = strtoull(x->count, NULL, 10);
 
 	while (x->status == TT_EXIT_OK && !tt_stop_requested()) {
-		const char *argv[] = { "XREADGROUP", "GROUP", x->group, x->consumer, "COUNT", x->count,
-			"BLOCK", x->block, "STREAMS", x->key, ">" };
 		redisReply *reply;
+		const redisReply *entries;
 		char last[64];
-		size_t got = 0;
-		bool ok = true;
+		size_t got;
+		bool claim_due;
 
-		if (fresh) {
-			ok = ensure_group(x) && read_pending(x);
-			fresh = !ok;
-		}
-		if (ok && x->claim_ms > 0 && tt_time_mono_ms() - last_claim >= (int64_t)x->claim_ms / 2) {
-			last_claim = tt_time_mono_ms();
-			ok = claim(x);
-		}
-		if (ok) {
-			reply = command(x, 11, argv);
-			if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
-				read_error(x, reply);
-				ok = false;
-			} else {
-				ok = reply != NULL && handle_read(x, reply, false, last, sizeof last, &got);
-			}
-			if (reply != NULL)
-				freeReplyObject(reply);
-			tt_out_flush(&x->out);
-			if (ok)
-				tt_redis_ok(&x->redis);
-		}
-		if (x->status != TT_EXIT_OK)
-			break;
-		if (!ok) {
-			if (tt_stop_requested())
-				break;
-			if (!tt_redis_connect(&x->redis)) {
-				x->status = tt_stop_requested() ? TT_EXIT_OK : TT_EXIT_UNAVAILABLE;
-				break;
-			}
+		if (x->redis.connects != seen) {
+			/* A new connection: what was in flight is gone. */
+			seen = x->redis.connects;
 			fresh = true;
+			inflight = false;
+		}
+		if (fresh) {
+			fresh = false;
+			ensure_group(x);
+			if (x->status == TT_EXIT_OK)
+				read_pending(x);
+			continue; /* a reconnect meanwhile starts over */
+		}
+		claim_due = x->claim_ms > 0 && tt_time_mono_ms() - last_claim >= (int64_t)x->claim_ms / 2;
+		if (claim_due && !inflight) {
+			last_claim = tt_time_mono_ms();
+			claim(x);
+			if (x->status != TT_EXIT_OK || x->redis.connects != seen)
+				continue;
+		}
+		if (!inflight && !send_read(x))
+			goto lost;
+		inflight = false;
+		tt_arena_reset(&x->replies);
+		reply = tt_redis_receive_in(&x->redis, &x->replies);
+		if (reply == NULL)
+			goto lost;
+		if (reply->type == REDIS_REPLY_ERROR) {
+			fresh = read_error(x, reply);
+			if (!fresh && x->status == TT_EXIT_OK)
+				goto lost;
 			continue;
 		}
+		tt_redis_ok(&x->redis);
+		/* A full read: more are likely waiting, so ask for them
+		 * before writing these out. */
+		entries = read_entries(reply);
+		if (entries != NULL && entries->elements == want && !claim_due && !tt_stop_requested())
+			inflight = send_read(x);
+		got = handle_read(x, reply, false, last, sizeof last);
+		tt_out_flush(&x->out);
 		if (got > 0)
 			last_entry = tt_time_mono_ms();
 		else if (x->idle_exit_ms > 0 && tt_time_mono_ms() - last_entry >= (int64_t)x->idle_exit_ms)
 			break;
+		continue;
+lost:
+		if (tt_stop_requested())
+			break;
+		if (!tt_redis_connect(&x->redis))
+			x->status = tt_stop_requested() ? TT_EXIT_OK : TT_EXIT_UNAVAILABLE;
+	}
+	if (inflight && x->status == TT_EXIT_OK) {
+		/* Stopping with a read in flight: its entries are ours now,
+		 * so write them out rather than leave them to a restart. */
+		redisReply *reply;
+
+		tt_arena_reset(&x->replies);
+		reply = tt_redis_receive_in(&x->redis, &x->replies);
+		if (reply != NULL && reply->type != REDIS_REPLY_ERROR) {
+			char last[64];
+
+			handle_read(x, reply, false, last, sizeof last);
+			tt_out_flush(&x->out);
+		}
 	}
 }
 
@@ -609,6 +660,7 @@ main(int argc, char **argv)
 	x.parser = tt_json_parser_new();
 	x.writer = tt_json_writer_new();
 	tt_arena_init(&x.arena, 256u << 20);
+	tt_arena_init(&x.replies, 1u << 30);
 	tt_out_stdout(&x.out);
 	tt_stop_on_signals();
 	if (x.parser == NULL || x.writer == NULL)
@@ -635,5 +687,6 @@ main(int argc, char **argv)
 	tt_json_parser_free(x.parser);
 	tt_json_writer_free(x.writer);
 	tt_arena_free(&x.arena);
+	tt_arena_free(&x.replies);
 	return x.status;
 }

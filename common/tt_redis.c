@@ -253,8 +253,10 @@ tt_redis_connect(struct tt_redis *r)
 				break;
 		}
 		r->failing = true;
-		if (connect_once(r))
+		if (connect_once(r)) {
+			r->connects++;
 			return true;
+		}
 	}
 	return false;
 }
@@ -269,6 +271,171 @@ tt_redis_command(struct tt_redis *r, int argc, const char **argv, const size_t *
 	reply = redisCommandArgv(r->ctx, argc, argv, lens);
 	if (reply == NULL)
 		tt_redis_disconnect(r);
+	return reply;
+}
+
+redisReply *
+tt_redis_call(struct tt_redis *r, int argc, const char **argv, const size_t *lens)
+{
+	for (;;) {
+		redisReply *reply = r->ctx != NULL ? tt_redis_command(r, argc, argv, lens) : NULL;
+
+		if (reply != NULL && tt_redis_transient(reply)) {
+			tt_log_msg(TT_LOG_WARN, "Redis busy; retrying", "error", reply->str);
+			freeReplyObject(reply);
+			tt_redis_disconnect(r);
+			reply = NULL;
+		}
+		if (reply != NULL) {
+			if (reply->type != REDIS_REPLY_ERROR)
+				tt_redis_ok(r);
+			return reply;
+		}
+		if (!tt_redis_connect(r))
+			return NULL;
+	}
+}
+
+bool
+tt_redis_append(struct tt_redis *r, int argc, const char **argv, const size_t *lens)
+{
+	if (r->ctx == NULL)
+		return false;
+	if (redisAppendCommandArgv(r->ctx, argc, argv, lens) != REDIS_OK) {
+		tt_redis_disconnect(r);
+		return false;
+	}
+	return true;
+}
+
+bool
+tt_redis_send(struct tt_redis *r)
+{
+	int done = 0;
+
+	if (r->ctx == NULL)
+		return false;
+	while (!done) {
+		if (redisBufferWrite(r->ctx, &done) != REDIS_OK) {
+			tt_redis_disconnect(r);
+			return false;
+		}
+	}
+	return true;
+}
+
+redisReply *
+tt_redis_receive(struct tt_redis *r)
+{
+	redisReply *reply = NULL;
+
+	if (r->ctx == NULL)
+		return NULL;
+	if (redisGetReply(r->ctx, (void **)&reply) != REDIS_OK || reply == NULL) {
+		if (reply != NULL)
+			freeReplyObject(reply);
+		tt_redis_disconnect(r);
+		return NULL;
+	}
+	return reply;
+}
+
+/* hiredis reply builders that allocate from the arena in the reader's
+ * privdata; a NULL return is hiredis's out-of-memory error. */
+static redisReply *
+arena_reply(const redisReadTask *task, int type, size_t extra)
+{
+	struct tt_arena *a = task->privdata;
+	redisReply *r = tt_arena_alloc(a, sizeof *r + extra);
+
+	if (r == NULL)
+		return NULL;
+	memset(r, 0, sizeof *r);
+	r->type = type;
+	if (task->parent != NULL) {
+		redisReply *parent = task->parent->obj;
+
+		parent->element[task->idx] = r;
+	}
+	return r;
+}
+
+static void *
+arena_string(const redisReadTask *task, char *str, size_t len)
+{
+	redisReply *r = arena_reply(task, task->type, len + 1);
+
+	if (r == NULL)
+		return NULL;
+	r->str = (char *)(r + 1);
+	memcpy(r->str, str, len);
+	r->str[len] = '\0';
+	r->len = len;
+	return r;
+}
+
+static void *
+arena_array(const redisReadTask *task, int elements)
+{
+	redisReply *r = arena_reply(task, REDIS_REPLY_ARRAY, 0);
+
+	if (r == NULL)
+		return NULL;
+	if (elements > 0) {
+		r->element = tt_arena_alloc(task->privdata, (size_t)elements * sizeof *r->element);
+		if (r->element == NULL)
+			return NULL;
+		r->elements = (size_t)elements;
+	}
+	return r;
+}
+
+static void *
+arena_integer(const redisReadTask *task, long long value)
+{
+	redisReply *r = arena_reply(task, REDIS_REPLY_INTEGER, 0);
+
+	if (r != NULL)
+		r->integer = value;
+	return r;
+}
+
+static void *
+arena_nil(const redisReadTask *task)
+{
+	return arena_reply(task, REDIS_REPLY_NIL, 0);
+}
+
+static void
+arena_free(void *reply)
+{
+	(void)reply; /* the arena's owner resets it */
+}
+
+redisReply *
+tt_redis_receive_in(struct tt_redis *r, struct tt_arena *a)
+{
+	static redisReplyObjectFunctions arena_fns = {
+		arena_string, arena_array, arena_integer, arena_nil, arena_free,
+	};
+	redisReplyObjectFunctions *fns;
+	void *privdata;
+	redisReply *reply = NULL;
+	int rc;
+
+	if (r->ctx == NULL)
+		return NULL;
+	fns = r->ctx->reader->fn;
+	privdata = r->ctx->reader->privdata;
+	r->ctx->reader->fn = &arena_fns;
+	r->ctx->reader->privdata = a;
+	rc = redisGetReply(r->ctx, (void **)&reply);
+	r->ctx->reader->fn = fns;
+	r->ctx->reader->privdata = privdata;
+	if (rc != REDIS_OK || reply == NULL) {
+		tt_redis_disconnect(r);
+		return NULL;
+	}
 	return reply;
 }
 
