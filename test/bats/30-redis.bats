@@ -327,3 +327,77 @@ export -f normalizer_stage
 	grep -q '"claimed":1' mine.log
 	[ "$(jq -r ._ack mine.ndjson | grep -c "$(jq -r '._ack | split("\t")[2]' gone.ndjson)")" -ge 1 ]
 }
+
+# stage_filters - the pids of this test's tt-* processes (found by the
+# test's own REDIS_CONSUMER_GROUP_PREFIX in their environment).
+stage_filters() {
+	local f pid
+	for f in /proc/[0-9]*/environ; do
+		pid=${f#/proc/}
+		pid=${pid%/environ}
+		case "$(cat "/proc/$pid/comm" 2>/dev/null)" in
+		tt-*) grep -qa "REDIS_CONSUMER_GROUP_PREFIX=$P" "$f" 2>/dev/null && echo "$pid" ;;
+		esac
+	done
+	return 0
+}
+
+@test "redis: a supervisor killed with SIGKILL takes every filter of its stage down with it" {
+	setsid "$TTLC_ROOT/scripts/supervise" normalizer "$TTLC_ROOT/scripts/stage" normalizer 2>sup.log &
+	sup=$!
+	# The whole pipeline is up: tt-xread, tt-normalize, two tt-xadd, two tt-xack.
+	for _ in $(seq 100); do
+		[ "$(stage_filters | wc -l)" -ge 6 ] && break
+		sleep 0.1
+	done
+	[ "$(stage_filters | wc -l)" -ge 6 ] || fail "stage did not start: $(cat sup.log)"
+	kill -KILL "$sup"
+	wait "$sup" 2>/dev/null || true
+	for _ in $(seq 100); do
+		[ "$(stage_filters | wc -l)" -eq 0 ] && break
+		sleep 0.1
+	done
+	left=$(stage_filters)
+	[ -z "$left" ] || { kill -KILL $left 2>/dev/null; fail "left running: $left"; }
+}
+
+@test "redis: the supervisor stops (no restart) when a filter of its stage exits 78" {
+	# rediss:// is a configuration error (exit 78) for every Redis filter;
+	# the status must come through the stage's pipeline to the supervisor.
+	status=0
+	REDIS_URL=rediss://127.0.0.1:1 timeout 30 "$TTLC_ROOT/scripts/supervise" normalizer \
+	    "$TTLC_ROOT/scripts/stage" normalizer 2>sup.log || status=$?
+	[ "$status" -eq 78 ] || fail "status $status" "$(cat sup.log)"
+	[ "$(grep -c '"msg":"starting"' sup.log)" -eq 1 ]
+	grep -q 'not restarting' sup.log
+}
+
+@test "redis: a Redis still loading its dataset (LOADING) is waited for, not fatal" {
+	local port dir=$BATS_TEST_TMPDIR/loading
+	mkdir -p "$dir"
+	port=$((TTLC_TEST_REDIS_PORT + 2))
+	serve() {
+		redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" \
+		    --daemonize yes --logfile "$dir/redis.log" --enable-debug-command local "$@"
+	}
+	# A dump that takes seconds to load: key-load-delay slows each key.
+	serve
+	for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+	redis-cli -p "$port" DEBUG POPULATE 30000 >/dev/null
+	redis-cli -p "$port" SAVE >/dev/null
+	redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+	for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 || break; sleep 0.1; done
+	serve --dbfilename dump.rdb --key-load-delay 100 --loading-process-events-interval-bytes 1024
+	for _ in $(seq 50); do redis-cli -p "$port" ping 2>/dev/null | grep -q LOADING && break; sleep 0.05; done
+	head -1 "$RAW_FRAMES" | REDIS_URL="redis://127.0.0.1:$port" RECONNECT_MAX_ATTEMPTS=20 \
+	    tt-xadd ttlc:raw >echo.ndjson 2>xadd.log
+	REDIS_URL="redis://127.0.0.1:$port" RECONNECT_MAX_ATTEMPTS=20 \
+	    tt-xread -g g --block 100 --idle-exit 300 ttlc:raw >read.ndjson 2>xread.log
+	len=$(redis-cli -p "$port" XLEN "${P}ttlc:raw")
+	redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+	# It really met the loading server, then stored and read the frame.
+	grep -q LOADING xadd.log
+	[ "$len" -eq 1 ]
+	[ "$(wc -l <echo.ndjson)" -eq 1 ]
+	[ "$(wc -l <read.ndjson)" -eq 1 ]
+}
