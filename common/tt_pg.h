@@ -1,0 +1,68 @@
+/* tt_pg.h - one PostgreSQL connection for the storage commands (libpq).
+ *
+ * DATABASE_URL (postgresql://user:password@host:port/db, or any libpq
+ * connection string) names the server; it is a secret: logs show it
+ * redacted (a URL without its password, a key=value string not at all),
+ * and libpq's own messages never hold the password. Every session runs in
+ * UTC. A lost connection is reconnected with the seed's back-off
+ * (tt_backoff) until a statement succeeds again (tt_pg_ok); after
+ * RECONNECT_MAX_ATTEMPTS failed attempts in a row the caller exits 69.
+ */
+#ifndef TT_PG_H
+#define TT_PG_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tt_backoff.h"
+#include "tt_log.h"
+
+struct tt_pg {
+	PGconn *conn;             /* NULL while disconnected */
+	char *conninfo;           /* owned, secret: never logged */
+	char redacted[512];       /* what logs may show of it */
+	const char *app_name;     /* application_name, for pg_stat_activity */
+	struct tt_backoff backoff;
+	unsigned max_attempts;    /* RECONNECT_MAX_ATTEMPTS; 0 = forever */
+	bool failing;             /* nothing has succeeded since the last
+	                           * (re)connect: the next attempt backs off */
+	unsigned long connects;   /* successful connections so far */
+};
+
+/* Reads DATABASE_URL (or conninfo when not NULL) and
+ * RECONNECT_MAX_ATTEMPTS. False, with a reason in err (no secret in it),
+ * when they cannot be used: exit 78. */
+bool tt_pg_init(struct tt_pg *pg, const char *conninfo, const char *app_name, char *err, size_t errsz);
+
+/* (Re)connects, retrying with back-off. False: attempts used up (exit
+ * 69), a stop signal, or a refusal that retrying cannot mend (a wrong
+ * password, a missing database: *fatal is set, exit 78). */
+bool tt_pg_connect(struct tt_pg *pg, bool *fatal);
+
+void tt_pg_disconnect(struct tt_pg *pg);
+void tt_pg_free(struct tt_pg *pg);
+
+/* Records that a statement succeeded: the next failure backs off from
+ * the first delay again. */
+void tt_pg_ok(struct tt_pg *pg);
+
+/* Whether a failure (res may be NULL) means "try again on a new
+ * connection": the connection is gone, or the server says the condition
+ * passes (shutting down, starting up, too many connections, deadlock,
+ * serialization failure, out of resources). */
+bool tt_pg_transient(const struct tt_pg *pg, const PGresult *res);
+
+/* The SQLSTATE of a failed result ("" if none). */
+const char *tt_pg_state(const PGresult *res);
+
+/* Logs a failed result at level: the message, SQLSTATE and server text. */
+void tt_pg_log_result(enum tt_log_level level, const char *msg, const struct tt_pg *pg, const PGresult *res);
+
+/* Runs one statement without parameters; true when it succeeded (its
+ * result is cleared). On failure *res_out, when not NULL, gets the
+ * result for the caller to inspect and clear (NULL when the connection
+ * failed before one came). */
+bool tt_pg_exec(struct tt_pg *pg, const char *sql, PGresult **res_out);
+
+#endif
