@@ -20,6 +20,8 @@ tt_arena_init(struct tt_arena *a, size_t max)
 	a->used = 0;
 	a->max = max;
 	a->failed = false;
+	a->spare = NULL;
+	a->nspare = 0;
 }
 
 void *
@@ -37,7 +39,13 @@ tt_arena_alloc_slow(struct tt_arena *a, size_t size)
 	if (c == NULL || c->size - c->off < need) {
 		size_t chunk = need > ARENA_CHUNK ? need : ARENA_CHUNK;
 
-		c = malloc(sizeof *c + chunk);
+		if (chunk == ARENA_CHUNK && a->spare != NULL) {
+			c = a->spare;
+			a->spare = c->older;
+			a->nspare--;
+		} else {
+			c = malloc(sizeof *c + chunk);
+		}
 		if (c == NULL) {
 			a->failed = true;
 			return NULL;
@@ -93,7 +101,13 @@ tt_arena_reset(struct tt_arena *a)
 	while (c->older != NULL) {
 		struct tt_arena_chunk *older = c->older;
 
-		free(c);
+		if (c->size == ARENA_CHUNK && a->nspare < 1024) {
+			c->older = a->spare;
+			a->spare = c;
+			a->nspare++;
+		} else {
+			free(c);
+		}
 		c = older;
 	}
 	c->off = 0;
@@ -112,6 +126,13 @@ tt_arena_free(struct tt_arena *a)
 		free(c);
 		c = older;
 	}
+	while (a->spare != NULL) {
+		struct tt_arena_chunk *older = a->spare->older;
+
+		free(a->spare);
+		a->spare = older;
+	}
+	a->nspare = 0;
 	a->head = NULL;
 	a->used = 0;
 }

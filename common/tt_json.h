@@ -35,6 +35,8 @@ struct tt_arena {
 	size_t used;                 /* bytes handed out in all chunks */
 	size_t max;                  /* ceiling on used */
 	bool failed;                 /* an allocation failed since the last reset */
+	struct tt_arena_chunk *spare; /* standard chunks kept by a reset for reuse */
+	size_t nspare;
 };
 
 void tt_arena_init(struct tt_arena *a, size_t max);
@@ -69,7 +71,9 @@ tt_arena_alloc(struct tt_arena *a, size_t size)
 }
 /* Copies s[0..len) plus a NUL; NULL past the ceiling. */
 char *tt_arena_strdup(struct tt_arena *a, const char *s, size_t len);
-/* Forgets everything allocated; keeps the first chunk for reuse. */
+/* Forgets everything allocated; keeps the first chunk, and up to 1024 more
+ * of the standard size, for reuse (a batch-sized arena then stops calling
+ * malloc, and touching fresh pages, once it has seen its largest batch). */
 void tt_arena_reset(struct tt_arena *a);
 void tt_arena_free(struct tt_arena *a);
 

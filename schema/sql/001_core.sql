@@ -83,6 +83,8 @@ END
 $$;
 CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
 	FOR EACH ROW EXECUTE FUNCTION ttlc_events_append_only();
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
+	FOR EACH STATEMENT EXECUTE FUNCTION ttlc_events_append_only();
 
 CREATE TABLE rules (
 	rule_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -150,6 +152,10 @@ BEGIN
 		BEGIN
 			EXECUTE format('CREATE TABLE public.%I PARTITION OF public.events FOR VALUES FROM (%L) TO (%L)',
 				name, day::timestamp AT TIME ZONE 'UTC', (day + 1)::timestamp AT TIME ZONE 'UTC');
+			-- Row triggers reach partitions by themselves; TRUNCATE
+			-- of the partition itself needs its own.
+			EXECUTE format('CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON public.%I '
+				'FOR EACH STATEMENT EXECUTE FUNCTION ttlc_events_append_only()', name);
 		EXCEPTION WHEN duplicate_table THEN
 			NULL; -- made by another writer meanwhile
 		END;
