@@ -51,6 +51,7 @@ flush_acks(struct xack *x)
 {
 	const char **argv;
 	size_t *lens;
+	redisReply *reply;
 
 	if (x->count == 0 || x->status != TT_EXIT_OK)
 		return;
@@ -70,23 +71,21 @@ flush_acks(struct xack *x)
 		argv[i + 3] = x->ids[i];
 		lens[i + 3] = x->id_lens[i];
 	}
-	{
-		/* XACK is idempotent: retried over reconnects. */
-		redisReply *reply = tt_redis_call(&x->redis, (int)x->count + 3, argv, lens);
-
-		if (reply == NULL) {
-			x->status = tt_stop_requested() ? TT_EXIT_TEMPFAIL : TT_EXIT_UNAVAILABLE;
-		} else if (reply->type == REDIS_REPLY_INTEGER) {
-			x->acked += (uint64_t)reply->integer;
-			x->batches++;
-		} else {
-			tt_log_msg(TT_LOG_ERROR, "Redis refused XACK", "error",
-			    reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
-			x->status = TT_EXIT_FAILURE;
-		}
-		if (reply != NULL)
-			freeReplyObject(reply);
+	/* XACK is idempotent: retried over reconnects. */
+	reply = tt_redis_call(&x->redis, (int)x->count + 3, argv, lens);
+	if (reply == NULL) {
+		x->status = tt_stop_requested() ? TT_EXIT_TEMPFAIL : TT_EXIT_UNAVAILABLE;
+	} else if (reply->type == REDIS_REPLY_INTEGER) {
+		x->acked += (uint64_t)reply->integer;
+		x->batches++;
+		tt_redis_ok(&x->redis);
+	} else {
+		tt_log_msg(TT_LOG_ERROR, "Redis refused XACK", "error",
+		    reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+		x->status = TT_EXIT_FAILURE;
 	}
+	if (reply != NULL)
+		freeReplyObject(reply);
 out:
 	for (size_t i = 0; i < x->count; i++)
 		free(x->ids[i]);

@@ -359,7 +359,7 @@ read_pending(struct xread *x)
 	char last[64] = "0";
 	unsigned long connects = x->redis.connects;
 
-	while (x->status == TT_EXIT_OK && x->redis.connects == connects) {
+	while (x->status == TT_EXIT_OK && x->redis.connects == connects && !tt_stop_requested()) {
 		const char *argv[] = { "XREADGROUP", "GROUP", x->group, x->consumer, "COUNT", x->count,
 			"STREAMS", x->key, last };
 		redisReply *reply = command(x, 9, argv);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "tt_config.h"
+#include "tt_json.h"
 #include "tt_log.h"
 
 #define DEFAULT_URL "redis://localhost:6379"
@@ -286,11 +287,8 @@ tt_redis_call(struct tt_redis *r, int argc, const char **argv, const size_t *len
 			tt_redis_disconnect(r);
 			reply = NULL;
 		}
-		if (reply != NULL) {
-			if (reply->type != REDIS_REPLY_ERROR)
-				tt_redis_ok(r);
+		if (reply != NULL)
 			return reply;
-		}
 		if (!tt_redis_connect(r))
 			return NULL;
 	}
@@ -415,8 +413,14 @@ arena_free(void *reply)
 redisReply *
 tt_redis_receive_in(struct tt_redis *r, struct tt_arena *a)
 {
+	/* hiredis 0.14's table (later versions add members: revisit this
+	 * on an upgrade). */
 	static redisReplyObjectFunctions arena_fns = {
-		arena_string, arena_array, arena_integer, arena_nil, arena_free,
+		.createString = arena_string,
+		.createArray = arena_array,
+		.createInteger = arena_integer,
+		.createNil = arena_nil,
+		.freeObject = arena_free,
 	};
 	redisReplyObjectFunctions *fns;
 	void *privdata;
@@ -430,12 +434,15 @@ tt_redis_receive_in(struct tt_redis *r, struct tt_arena *a)
 	r->ctx->reader->fn = &arena_fns;
 	r->ctx->reader->privdata = a;
 	rc = redisGetReply(r->ctx, (void **)&reply);
-	r->ctx->reader->fn = fns;
-	r->ctx->reader->privdata = privdata;
 	if (rc != REDIS_OK || reply == NULL) {
+		/* Dropped while the reader may still hold a partial reply
+		 * from the arena: it must be "freed" by arena_free, not by
+		 * hiredis's own free. */
 		tt_redis_disconnect(r);
 		return NULL;
 	}
+	r->ctx->reader->fn = fns;
+	r->ctx->reader->privdata = privdata;
 	return reply;
 }
 

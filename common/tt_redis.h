@@ -20,7 +20,8 @@
 #include <stddef.h>
 
 #include "tt_backoff.h"
-#include "tt_json.h"
+
+struct tt_arena;
 
 struct tt_redis {
 	redisContext *ctx;        /* NULL while disconnected */
@@ -62,27 +63,28 @@ void tt_redis_free(struct tt_redis *r);
  * freeReplyObject(). */
 redisReply *tt_redis_command(struct tt_redis *r, int argc, const char **argv, const size_t *lens);
 
-/* Runs one command that may safely be sent twice (XACK, XPENDING, XGROUP
- * CREATE, ...): after a lost connection or a transient error reply it
- * reconnects with back-off and sends it again. Returns the reply, which
- * may be a refusal (an error reply that will not pass) for the caller to
- * judge; a non-error reply also counts as success (tt_redis_ok). NULL
- * when giving up: RECONNECT_MAX_ATTEMPTS used up (exit 69), or a stop
- * signal. */
+/* Runs one command, and after a lost connection or a transient error
+ * reply reconnects with back-off and sends it again: for commands whose
+ * second sending does no harm (XACK, XPENDING, XGROUP CREATE, XCLAIM; a
+ * dead letter's XADD, which may then be stored twice). Returns the reply,
+ * which may be a refusal (an error reply that will not pass) for the
+ * caller to judge; the caller calls tt_redis_ok when the work it stands
+ * for is done. NULL when giving up: RECONNECT_MAX_ATTEMPTS used up (exit
+ * 69), or a stop signal. */
 redisReply *tt_redis_call(struct tt_redis *r, int argc, const char **argv, const size_t *lens);
 
 /* Pipelining: tt_redis_append queues a command, tt_redis_send writes every
  * queued command without waiting, tt_redis_receive reads the next reply
  * (in order). False/NULL on a lost connection, which is dropped. */
+bool tt_redis_append(struct tt_redis *r, int argc, const char **argv, const size_t *lens);
+bool tt_redis_send(struct tt_redis *r);
+redisReply *tt_redis_receive(struct tt_redis *r);
+
 /* As tt_redis_receive, but the reply is built in arena a (hiredis would
  * malloc every element: most of a bulk reader's time). It lives until a
  * is reset; never pass it to freeReplyObject. Only for a reply that is
  * read while no other reply is held. */
 redisReply *tt_redis_receive_in(struct tt_redis *r, struct tt_arena *a);
-
-bool tt_redis_append(struct tt_redis *r, int argc, const char **argv, const size_t *lens);
-bool tt_redis_send(struct tt_redis *r);
-redisReply *tt_redis_receive(struct tt_redis *r);
 
 /* Records that a command succeeded: the next failure starts the back-off
  * from its first delay again. */

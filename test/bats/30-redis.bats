@@ -31,9 +31,17 @@ teardown_file() {
 }
 
 setup() {
+	LEFTOVER_GROUP=
 	ttlc_setup
 	export REDIS_CONSUMER_GROUP_PREFIX="t$BATS_TEST_NUMBER-$$-"
 	P=$REDIS_CONSUMER_GROUP_PREFIX
+}
+
+teardown() {
+	# A test that failed half-way leaves nothing running.
+	if [ -n "$LEFTOVER_GROUP" ]; then
+		kill -KILL -- "-$LEFTOVER_GROUP" 2>/dev/null || true
+	fi
 }
 
 rcli() {
@@ -343,8 +351,9 @@ stage_filters() {
 }
 
 @test "redis: a supervisor killed with SIGKILL takes every filter of its stage down with it" {
-	setsid "$TTLC_ROOT/scripts/supervise" normalizer "$TTLC_ROOT/scripts/stage" normalizer 2>sup.log &
+	setsid "$TTLC_ROOT/scripts/supervise" normalizer "$TTLC_ROOT/scripts/stage" normalizer 2>sup.log 3>&- &
 	sup=$!
+	LEFTOVER_GROUP=$sup
 	# The whole pipeline is up: tt-xread, tt-normalize, two tt-xadd, two tt-xack.
 	for _ in $(seq 100); do
 		[ "$(stage_filters | wc -l)" -ge 6 ] && break
@@ -361,18 +370,19 @@ stage_filters() {
 	[ -z "$left" ] || { kill -KILL $left 2>/dev/null; fail "left running: $left"; }
 }
 
-@test "redis: the supervisor stops (no restart) when a filter of its stage exits 78" {
-	# rediss:// is a configuration error (exit 78) for every Redis filter;
-	# the status must come through the stage's pipeline to the supervisor.
+@test "redis: the supervisor stops (no restart) when the first filter of its stage exits 78" {
+	# tt-ingest refuses an unknown provider (78) while the tt-xadd after it
+	# ends well at end of input: only the pipeline's status (pipefail) tells
+	# the supervisor not to restart.
 	status=0
-	REDIS_URL=rediss://127.0.0.1:1 timeout 30 "$TTLC_ROOT/scripts/supervise" normalizer \
-	    "$TTLC_ROOT/scripts/stage" normalizer 2>sup.log || status=$?
+	INGEST_PROVIDER=nonsense timeout 30 "$TTLC_ROOT/scripts/supervise" ingest \
+	    "$TTLC_ROOT/scripts/stage" ingest 2>sup.log 3>&- || status=$?
 	[ "$status" -eq 78 ] || fail "status $status" "$(cat sup.log)"
 	[ "$(grep -c '"msg":"starting"' sup.log)" -eq 1 ]
 	grep -q 'not restarting' sup.log
 }
 
-@test "redis: a Redis still loading its dataset (LOADING) is waited for, not fatal" {
+@test "redis: a Redis still loading its dataset (LOADING) is waited for at connect, not fatal" {
 	local port dir=$BATS_TEST_TMPDIR/loading
 	mkdir -p "$dir"
 	port=$((TTLC_TEST_REDIS_PORT + 2))
@@ -400,4 +410,54 @@ stage_filters() {
 	[ "$len" -eq 1 ]
 	[ "$(wc -l <echo.ndjson)" -eq 1 ]
 	[ "$(wc -l <read.ndjson)" -eq 1 ]
+}
+
+@test "redis: tt-xack waits out a passing refusal (READONLY) and acks once it passes" {
+	local port dir=$BATS_TEST_TMPDIR/readonly
+	mkdir -p "$dir"
+	port=$((TTLC_TEST_REDIS_PORT + 3))
+	redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" \
+	    --daemonize yes --logfile "$dir/redis.log" 3>&-
+	for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+	export REDIS_URL="redis://127.0.0.1:$port"
+	head -5 "$RAW_FRAMES" | tt-xadd ttlc:raw >/dev/null 2>&1
+	tt-xread -g g --block 100 --idle-exit 300 ttlc:raw >read.ndjson 2>/dev/null
+	# A replica of nothing: PING works, every write gets READONLY.
+	redis-cli -p "$port" REPLICAOF 127.0.0.1 1 >/dev/null
+	tt-xack -g g ttlc:raw <read.ndjson 2>xack.log &
+	xack=$!
+	sleep 1.5
+	redis-cli -p "$port" REPLICAOF NO ONE >/dev/null
+	status=0
+	timeout 30 tail --pid="$xack" -f /dev/null || status=$?
+	wait "$xack" || status=$?
+	left=$(redis-cli -p "$port" XPENDING "${P}ttlc:raw" "${P}g" | head -1)
+	redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+	[ "$status" -eq 0 ] || fail "tt-xack status $status" "$(cat xack.log)"
+	grep -q 'READONLY' xack.log
+	grep -q '"acked":5' xack.log
+	[ "$left" -eq 0 ]
+}
+
+@test "redis: tt-xread cut off by CLIENT KILL while a read is in flight reconnects and loses nothing" {
+	# It is stuck writing one read out (its reader sleeps) while the next
+	# read is in flight; the connection is killed meanwhile. (A reply cut
+	# at a given byte is checked by tt-unit against a fake peer: with a real
+	# Redis the socket buffers decide where the cut falls.)
+	export STREAM_MAXLEN=0
+	awk 'BEGIN { pad = sprintf("%200s", ""); gsub(/ /, "x", pad)
+		for (i = 1; i <= 20000; i++)
+			printf "{\"schemaVersion\":\"raw.v1\",\"type\":\"T\",\"seqNo\":%d,\"data\":{\"p\":\"%s\"}}\n", i, pad }' |
+		tt-xadd ttlc:raw >/dev/null 2>&1
+	tt-xread -g g -c cut --count 5000 --block 100 --idle-exit 2000 ttlc:raw 2>xread.log 3>&- |
+		{ sleep 3; cat; } >read.ndjson &
+	reader=$!
+	sleep 1.5
+	[ "$(rcli CLIENT KILL TYPE normal SKIPME yes)" -ge 1 ]
+	status=0
+	timeout 120 tail --pid="$reader" -f /dev/null || status=$?
+	wait "$reader" || status=$?
+	[ "$status" -eq 0 ] || fail "status $status" "$(tail -5 xread.log)"
+	grep -q '"msg":"exit","stream":"[^"]*","group":"[^"]*","consumer":"cut".*"status":0' xread.log
+	[ "$(jq -r .seqNo read.ndjson | sort -u | wc -l)" -eq 20000 ]
 }

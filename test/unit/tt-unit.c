@@ -11,6 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tt_backoff.h"
@@ -18,6 +22,7 @@
 #include "tt_json.h"
 #include "tt_lines.h"
 #include "tt_log.h"
+#include "tt_redis.h"
 #include "tt_schema.h"
 #include "tt_time.h"
 
@@ -792,6 +797,69 @@ test_redact(void)
 	    "tt_log_redact_url: a short buffer is terminated and leaks nothing (%s)", small);
 }
 
+/* ---- tt_redis_receive_in ------------------------------------------------ */
+
+/* A peer speaking just enough RESP: answers the PING of a connect, then
+ * answers the next command with the start of an array of two strings and
+ * hangs up. No real Redis can be made to cut a reply at a chosen byte. */
+static pid_t
+half_reply_peer(int *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t salen = sizeof sa;
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	pid_t pid;
+
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(lfd, 1) != 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &salen) != 0)
+		return -1;
+	*port = ntohs(sa.sin_port);
+	pid = fork();
+	if (pid == 0) {
+		char buf[4096];
+		int fd = accept(lfd, NULL, NULL);
+		const char *pong = "+PONG\r\n", *half = "*2\r\n$3\r\nfoo\r\n$3\r\nb";
+
+		if (fd < 0 || read(fd, buf, sizeof buf) <= 0 || write(fd, pong, strlen(pong)) < 0 ||
+		    read(fd, buf, sizeof buf) <= 0 || write(fd, half, strlen(half)) < 0)
+			_exit(1);
+		close(fd);
+		_exit(0);
+	}
+	close(lfd);
+	return pid;
+}
+
+static void
+test_redis_half_reply(void)
+{
+	struct tt_redis r;
+	struct tt_arena a;
+	char url[64], err[256];
+	const char *argv[1] = { "XREADGROUP" };
+	const size_t lens[1] = { 10 };
+	int port = 0, status = -1;
+	pid_t pid = half_reply_peer(&port);
+	redisReply *reply;
+
+	if (!check(pid > 0, "tt_redis: a fake peer listens")) {
+		diag("%s", strerror(errno));
+		return;
+	}
+	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+	tt_arena_init(&a, 1u << 20);
+	check(tt_redis_init(&r, url, err, sizeof err) && tt_redis_connect(&r), "tt_redis: connects to the fake peer");
+	check(tt_redis_append(&r, 1, argv, lens) && tt_redis_send(&r), "tt_redis: sends a command");
+	/* Regression: the half-built reply lived in the arena and hiredis
+	 * freed it with free() (ASan: bad-free) when the connection dropped. */
+	reply = tt_redis_receive_in(&r, &a);
+	check(reply == NULL && r.ctx == NULL, "tt_redis_receive_in: a reply cut short is a lost connection");
+	waitpid(pid, &status, 0);
+	check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "tt_redis: the fake peer sent half a reply");
+	tt_redis_free(&r);
+	tt_arena_free(&a);
+}
+
 int
 main(void)
 {
@@ -806,6 +874,7 @@ main(void)
 	test_json_write_long();
 	test_lines();
 	test_redact();
+	test_redis_half_reply();
 	printf("1..%u\n", tests_run);
 	if (tests_failed > 0)
 		printf("# %u of %u failed\n", tests_failed, tests_run);
