@@ -250,15 +250,23 @@ track_session(struct store *s, const struct tt_json *v, const struct row *row, i
 	return true;
 }
 
-/* The event as stored: the line's object without its '_' members. */
+/* The event as stored: the line's object without its '_' members (they
+ * are unlinked for the writing only: a DLQ record still copies them). */
 static bool
 event_text(struct store *s, struct tt_json *v, const unsigned char **text, size_t *len)
 {
-	struct tt_json **link = &v->first;
+	struct tt_json **links[16], *removed[16], *last = v->last;
+	size_t n = 0, count = v->count;
+	bool ok, overflow = false;
 
-	v->last = NULL;
-	while (*link != NULL) {
+	for (struct tt_json **link = &v->first; *link != NULL;) {
 		if ((*link)->key_len > 0 && (*link)->key[0] == '_') {
+			if (n == 16) {
+				overflow = true; /* refused rather than stored */
+				break;
+			}
+			links[n] = link;
+			removed[n++] = *link;
 			*link = (*link)->next;
 			v->count--;
 			continue;
@@ -266,7 +274,14 @@ event_text(struct store *s, struct tt_json *v, const unsigned char **text, size_
 		v->last = *link;
 		link = &(*link)->next;
 	}
-	return tt_json_write(s->writer, v, text, len);
+	ok = !overflow && tt_json_write(s->writer, v, text, len);
+	while (n > 0) {
+		n--;
+		*links[n] = removed[n];
+	}
+	v->last = last;
+	v->count = count;
+	return ok;
 }
 
 /* Adds one line to the batch, or dead-letters it. False when the batch
@@ -354,7 +369,8 @@ take_line(struct store *s, const char *line, size_t len, bool too_long, uint64_t
 	buf_add(&s->copy, "\t", 1);
 	if (!event_text(s, v, &text, &tlen)) {
 		s->copy.len = mark_copy;
-		dead_letter(s, "too_large", "out of memory writing the event", line, len, false, NULL, lineno);
+		dead_letter(s, "too_large", "cannot write the event (out of memory, or more than 16 members named _...)",
+		    line, len, false, v, lineno);
 		return true;
 	}
 	copy_field(&s->copy, (const char *)text, tlen);

@@ -1,0 +1,215 @@
+#!/usr/bin/env bats
+# tt-store, the schema and the PostgreSQL scripts against a real
+# PostgreSQL 15 that the suite starts (scripts/pg, on a port of its own)
+# and removes after. Each test starts from empty tables.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+setup_file() {
+	local port
+	for port in $(shuf -i 20000-39999 -n 20); do
+		if ! (exec 9<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			break
+		fi
+	done
+	export TTLC_PG_DIR=$BATS_FILE_TMPDIR/pg TTLC_PG_PORT=$port
+	"$TTLC_ROOT/scripts/pg" start 3>&- >/dev/null 2>&1
+	DATABASE_URL=$("$TTLC_ROOT/scripts/pg" url)
+	export DATABASE_URL
+}
+
+teardown_file() {
+	"$TTLC_ROOT/scripts/pg" destroy >/dev/null 2>&1 || true
+}
+
+setup() {
+	ttlc_setup
+	admin_sql <<'SQL'
+SELECT format('DROP TABLE %s', inhrelid::regclass) FROM pg_inherits
+WHERE inhparent = 'events'::regclass \gexec
+TRUNCATE sessions, streams, users CASCADE;
+SQL
+}
+
+# admin_sql ARGS... / app_sql ARGS... - psql as the schema's owner / as
+# the application role of DATABASE_URL; quiet, tuples only, stop on error.
+admin_sql() {
+	(. "$TTLC_ROOT/scripts/pg-env"; pg_env "$("$TTLC_ROOT/scripts/pg" admin-url)"
+	psql -X -q -At -v ON_ERROR_STOP=1 "$@")
+}
+app_sql() {
+	(. "$TTLC_ROOT/scripts/pg-env"; pg_env "$DATABASE_URL"; psql -X -q -At -v ON_ERROR_STOP=1 "$@")
+}
+count() {
+	admin_sql -c "SELECT count(*) FROM $1"
+}
+
+@test "pg: tt-store --help, usage errors, and no DATABASE_URL (78)" {
+	run tt-store --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"usage: tt-store"* ]]
+	run tt-store --batch 0
+	[ "$status" -eq 2 ]
+	run tt-store extra
+	[ "$status" -eq 2 ]
+	DATABASE_URL= run tt-store </dev/null
+	[ "$status" -eq 78 ]
+}
+
+@test "pg: tt-store stores every event and echoes every line once committed" {
+	tt-store <"$UNIFIED_EVENTS" >out.ndjson 2>err.log
+	cmp out.ndjson "$UNIFIED_EVENTS"
+	[ "$(count events)" -eq "$(wc -l <"$UNIFIED_EVENTS")" ]
+	# Every stored event equals its line.
+	admin_sql -c "SELECT event FROM events ORDER BY seq_no" | jq -cS . >stored.ndjson
+	jq -cS . "$UNIFIED_EVENTS" | sort >want.sorted
+	sort stored.ndjson | cmp - want.sorted
+	grep -q '"stored":38,"duplicates":0,"dlq":0' err.log
+}
+
+@test "pg: storing the same events twice changes nothing (idempotent)" {
+	tt-store <"$UNIFIED_EVENTS" >/dev/null 2>&1
+	admin_sql -c "SELECT event_id, ts, event::text FROM events ORDER BY 1" >first.txt
+	tt-store <"$UNIFIED_EVENTS" >out.ndjson 2>err.log
+	admin_sql -c "SELECT event_id, ts, event::text FROM events ORDER BY 1" >second.txt
+	cmp first.txt second.txt
+	cmp out.ndjson "$UNIFIED_EVENTS"
+	grep -q '"stored":0,"duplicates":38,"dlq":0' err.log
+	# A batch mixing new and stored events stores only the new ones.
+	head -1 "$UNIFIED_EVENTS" | jq -c '.eventId = ("f" * 64) | .seqNo = 999' >new.ndjson
+	cat new.ndjson "$UNIFIED_EVENTS" | tt-store >/dev/null 2>err.log
+	grep -q '"stored":1,"duplicates":38,"dlq":0' err.log
+}
+
+@test "pg: receipts are echoed, never stored" {
+	jq -c '. + {_ack: "ttlc:events\tstorage\t1-\(.seqNo)"}' "$UNIFIED_EVENTS" >in.ndjson
+	tt-store <in.ndjson >out.ndjson 2>/dev/null
+	cmp out.ndjson in.ndjson
+	[ "$(admin_sql -c "SELECT count(*) FROM events WHERE event ? '_ack'")" -eq 0 ]
+}
+
+@test "pg: events are append-only for the application role and the owner alike" {
+	tt-store <"$UNIFIED_EVENTS" >/dev/null 2>&1
+	for sql in "UPDATE events SET event_type = 'X'" "DELETE FROM events" "TRUNCATE events"; do
+		run app_sql -c "$sql"
+		[ "$status" -ne 0 ]
+		[[ "$output" == *"permission denied"* ]]
+		run admin_sql -c "$sql"
+		[ "$status" -ne 0 ]
+		[[ "$output" == *"append-only"* ]]
+	done
+	partition=$(admin_sql -c "SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = 'events'::regclass LIMIT 1")
+	run admin_sql -c "TRUNCATE $partition"
+	[[ "$output" == *"append-only"* ]]
+	run app_sql -c "SELECT count(*) FROM $partition"
+	[[ "$output" == *"permission denied"* ]]
+	[ "$(count events)" -eq 38 ]
+}
+
+@test "pg: sessions, streams and users are kept up to date" {
+	tt-store <"$UNIFIED_EVENTS" >/dev/null 2>&1
+	sid=$(head -1 "$UNIFIED_EVENTS" | jq -r .sessionId)
+	started=$(jq -r 'select(.eventType == "CONNECTED") | .timestamp' "$UNIFIED_EVENTS")
+	ended=$(jq -r 'select(.eventType == "DISCONNECTED" or .eventType == "STREAM_END") | .timestamp' "$UNIFIED_EVENTS" | tail -1)
+	row=$(admin_sql -c "SELECT source, to_char(started_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),
+	    to_char(ended_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM sessions WHERE session_id = '$sid'")
+	[ "$row" = "live|$started|$ended" ]
+	[ "$(count streams)" -eq 1 ]
+	# One row per user, last_seen their latest event, nickname the latest.
+	jq -r 'select(.user.userId != null) | .user.userId' "$UNIFIED_EVENTS" | sort -u >want.users
+	admin_sql -c "SELECT user_id FROM users ORDER BY 1" | sort >got.users
+	cmp want.users got.users
+	jq -r 'select(.user.userId != null) | [.user.userId,
+	    (.timestamp | if test("[.][0-9]{3}Z$") then . else sub("Z$"; ".000Z") end)] | @tsv' "$UNIFIED_EVENTS" |
+		sort -k1,1 -k2,2r | sort -u -k1,1 >want.last
+	admin_sql -F $'\t' -c "SELECT user_id, to_char(last_seen, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM users" |
+		sort -k1,1 >got.last
+	cmp want.last got.last
+	# A later session of the same stream moves streams.last_session_id.
+	jq -c '.sessionId = "00000000-0000-4000-8000-000000000001" | .eventId = ("e" * 63 + "\(.seqNo % 10)") |
+	    .timestamp = "2026-02-23T10:00:00.000Z"' "$UNIFIED_EVENTS" | head -1 | tt-store >/dev/null 2>&1
+	[ "$(admin_sql -c "SELECT last_session_id FROM streams")" = "00000000-0000-4000-8000-000000000001" ]
+	[ "$(count sessions)" -eq 2 ]
+}
+
+@test "pg: a line that cannot be stored becomes a DLQ record; the rest of its batch commits" {
+	{
+		echo 'not json'
+		echo '[1]'
+		head -2 "$UNIFIED_EVENTS" | tail -1 | jq -c 'del(.eventType)'
+		# Valid JSON and a valid event, but PostgreSQL's jsonb refuses \u0000.
+		grep '"eventType":"CHAT"' "$UNIFIED_EVENTS" | head -1 | jq -c '.payload.text = "a\u0000b" | ._ack = "s\tg\t1-1"'
+		cat "$UNIFIED_EVENTS"
+	} >in.ndjson
+	tt-store --dlq dlq.ndjson <in.ndjson >out.ndjson 2>err.log
+	cmp out.ndjson "$UNIFIED_EVENTS"
+	[ "$(count events)" -eq 38 ]
+	[ "$(jq -r .reason dlq.ndjson | paste -sd ' ')" = "invalid_json not_object schema_violation store_rejected" ]
+	[ "$(jq -r .stage dlq.ndjson | sort -u)" = "store" ]
+	# The refused event keeps its receipt, so its entry is acked with it.
+	[ "$(jq -r 'select(.reason == "store_rejected") | ._ack' dlq.ndjson)" = $'s\tg\t1-1' ]
+	jq -r 'select(.reason == "store_rejected") | .error' dlq.ndjson | grep -q 'SQLSTATE'
+	"$AJV" validate --spec=draft2020 -c ajv-formats -s "$SCHEMA_DIR/dlq.v1.schema.json" -d dlq.ndjson >/dev/null 2>&1 ||
+		while read -r rec; do echo "$rec" >one.json
+			"$AJV" validate --spec=draft2020 -c ajv-formats -s "$SCHEMA_DIR/dlq.v1.schema.json" -d one.json; done <dlq.ndjson
+	grep -q '"stored":38,"duplicates":0,"dlq":4' err.log
+}
+
+@test "pg: a slow stream is stored within --flush-ms, without waiting for a full batch" {
+	mkfifo in
+	tt-store --flush-ms 100 <in >out.ndjson 2>err.log &
+	store=$!
+	exec 8>in
+	head -1 "$UNIFIED_EVENTS" >&8
+	for _ in $(seq 50); do [ -s out.ndjson ] && break; sleep 0.1; done
+	[ "$(wc -l <out.ndjson)" -eq 1 ]
+	[ "$(count events)" -eq 1 ]
+	exec 8>&-
+	wait "$store"
+}
+
+@test "pg: PostgreSQL restarted mid-run: tt-store reconnects, retries the batch, loses nothing" {
+	tt-ingest --loop --limit 20000 --fixture "$RAW_FRAMES" 2>/dev/null | tt-normalize 2>/dev/null >events.ndjson
+	n=$(wc -l <events.ndjson)
+	# A paced input, so the restart falls in the middle.
+	awk '{ print; fflush() } NR % 500 == 0 { system("sleep 0.1") }' events.ndjson |
+		tt-store --batch 200 >out.ndjson 2>err.log 3>&- &
+	store=$!
+	sleep 1.5
+	"$TTLC_ROOT/scripts/pg" stop
+	sleep 2
+	"$TTLC_ROOT/scripts/pg" start >/dev/null 2>&1
+	status=0
+	timeout 180 tail --pid="$store" -f /dev/null || status=$?
+	wait "$store" || status=$?
+	[ "$status" -eq 0 ] || fail "status $status" "$(tail -5 err.log)"
+	grep -q 'cannot connect to PostgreSQL\|connection lost\|cannot' err.log
+	[ "$(count events)" -eq "$n" ]
+	[ "$(wc -l <out.ndjson)" -eq "$n" ]
+}
+
+@test "pg: the password of DATABASE_URL never reaches a log" {
+	secret=$(cat "$TTLC_PG_DIR/app.pw")
+	# A wrong password is final: 78 at once.
+	DATABASE_URL="postgresql://ttlc:wrong-Pa55word@127.0.0.1:$TTLC_PG_PORT/ttlc" run -78 tt-store </dev/null
+	[[ "$output" != *"wrong-Pa55word"* ]]
+	[[ "$output" == *"ttlc:***@"* ]]
+	# Nobody listening: retried, then 69.
+	DATABASE_URL="postgresql://ttlc:$secret@127.0.0.1:1/ttlc" RECONNECT_MAX_ATTEMPTS=1 run -69 tt-store </dev/null
+	[[ "$output" != *"$secret"* ]]
+	# And nothing of a normal run either.
+	LOG_LEVEL=debug tt-store <"$UNIFIED_EVENTS" >/dev/null 2>err.log
+	! grep -q "$secret" err.log
+}
+
+@test "pg: migrations apply once; running them again changes nothing" {
+	before=$(admin_sql -c "SELECT version || applied_at FROM schema_migrations ORDER BY 1")
+	DATABASE_ADMIN_URL=$("$TTLC_ROOT/scripts/pg" admin-url) "$TTLC_ROOT/scripts/migrate" 2>err.log
+	after=$(admin_sql -c "SELECT version || applied_at FROM schema_migrations ORDER BY 1")
+	[ "$before" = "$after" ]
+	[ ! -s err.log ]
+	for t in streams sessions users events actions_log rules user_notes api_tokens audit_log; do
+		admin_sql -c "SELECT 'public.$t'::regclass" >/dev/null
+	done
+}
