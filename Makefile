@@ -113,6 +113,7 @@ test: deps lint
 bench: deps all
 	scripts/bench
 	scripts/bench-redis
+	scripts/bench-pg
 
 run: deps all
 	scripts/run
@@ -136,6 +137,8 @@ install: all
 	install -m 644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 	install -m 644 $(SCHEMAS) $(DESTDIR)$(PREFIX)/share/ttlc/schema/
+	install -d $(DESTDIR)$(PREFIX)/share/ttlc/schema/sql
+	install -m 644 schema/sql/*.sql $(DESTDIR)$(PREFIX)/share/ttlc/schema/sql/
 	install -m 644 test/fixtures/raw-frames.ndjson $(DESTDIR)$(PREFIX)/share/ttlc/fixtures/
 
 clean:
