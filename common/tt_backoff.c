@@ -4,6 +4,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "tt_config.h"
+
 void
 tt_backoff_init(struct tt_backoff *b, int64_t initial_ms, int64_t max_ms,
     double factor, double jitter, unsigned max_attempts)
@@ -53,4 +55,18 @@ tt_backoff_reset(struct tt_backoff *b)
 {
 	b->attempts = 0;
 	b->base_ms = b->initial_ms;
+}
+
+bool
+tt_backoff_wait(struct tt_backoff *b)
+{
+	int64_t delay;
+	struct timespec ts;
+
+	if (!tt_backoff_next(b, &delay))
+		return false;
+	ts.tv_sec = delay / 1000;
+	ts.tv_nsec = (delay % 1000) * 1000000;
+	nanosleep(&ts, NULL); /* a stop signal cuts it short */
+	return !tt_stop_requested();
 }

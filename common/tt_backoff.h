@@ -30,6 +30,11 @@ void tt_backoff_init(struct tt_backoff *b, int64_t initial_ms, int64_t max_ms,
  * true and the delay to wait in *delay_ms, never above max_ms. */
 bool tt_backoff_next(struct tt_backoff *b, int64_t *delay_ms);
 
+/* Records a failure and sleeps its delay; a stop signal (tt_config's
+ * tt_stop_on_signals) cuts the sleep short. False, without sleeping, when
+ * max_attempts is used up; also false after a stop signal. */
+bool tt_backoff_wait(struct tt_backoff *b);
+
 /* Records a success: the next failure starts from initial_ms again. */
 void tt_backoff_reset(struct tt_backoff *b);
 

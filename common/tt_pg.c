@@ -139,19 +139,14 @@ tt_pg_connect(struct tt_pg *pg, bool *fatal)
 	pg->backoff.max_attempts = pg->max_attempts;
 	tt_pg_disconnect(pg);
 	while (!tt_stop_requested()) {
-		int64_t delay;
-		struct timespec ts;
-
-		if (pg->failing) {
-			if (!tt_backoff_next(&pg->backoff, &delay)) {
+		/* Every attempt after a failure waits its back-off first, and
+		 * only a success of the caller's resets it: a server that
+		 * accepts connections but fails all work still runs out of
+		 * attempts instead of being hammered. */
+		if (pg->failing && !tt_backoff_wait(&pg->backoff)) {
+			if (!tt_stop_requested())
 				tt_log_msg(TT_LOG_ERROR, "PostgreSQL stayed unreachable, giving up", "url", pg->redacted);
-				return false;
-			}
-			ts.tv_sec = delay / 1000;
-			ts.tv_nsec = (delay % 1000) * 1000000;
-			nanosleep(&ts, NULL); /* a stop signal cuts it short */
-			if (tt_stop_requested())
-				break;
+			return false;
 		}
 		pg->failing = true;
 		if (connect_once(pg, fatal)) {

@@ -235,23 +235,14 @@ tt_redis_connect(struct tt_redis *r)
 	r->backoff.max_attempts = r->max_attempts;
 	tt_redis_disconnect(r);
 	while (!tt_stop_requested()) {
-		int64_t delay;
-		struct timespec ts;
-
 		/* Every attempt after a failure waits its back-off first, and
-		 * only tt_redis_ok() (real work done) resets it: a server that
-		 * answers PING but fails every command still runs out of
+		 * only a success of the caller's resets it: a server that
+		 * accepts connections but fails all work still runs out of
 		 * attempts instead of being hammered. */
-		if (r->failing) {
-			if (!tt_backoff_next(&r->backoff, &delay)) {
+		if (r->failing && !tt_backoff_wait(&r->backoff)) {
+			if (!tt_stop_requested())
 				tt_log_msg(TT_LOG_ERROR, "Redis stayed unreachable, giving up", "url", r->redacted);
-				return false;
-			}
-			ts.tv_sec = delay / 1000;
-			ts.tv_nsec = (delay % 1000) * 1000000;
-			nanosleep(&ts, NULL); /* a stop signal cuts it short */
-			if (tt_stop_requested())
-				break;
+			return false;
 		}
 		r->failing = true;
 		if (connect_once(r)) {

@@ -8,11 +8,7 @@ load helpers
 
 setup_file() {
 	local port
-	for port in $(shuf -i 20000-39999 -n 20); do
-		if ! (exec 9<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			break
-		fi
-	done
+	port=$(free_port)
 	export TTLC_TEST_REDIS_PORT=$port
 	export REDIS_URL="redis://127.0.0.1:$port"
 	redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \

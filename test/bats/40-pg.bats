@@ -8,11 +8,7 @@ load helpers
 
 setup_file() {
 	local port
-	for port in $(shuf -i 20000-39999 -n 20); do
-		if ! (exec 9<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			break
-		fi
-	done
+	port=$(free_port)
 	export TTLC_PG_DIR=$BATS_FILE_TMPDIR/pg TTLC_PG_PORT=$port
 	"$TTLC_ROOT/scripts/pg" start 3>&- >/dev/null 2>&1
 	DATABASE_URL=$("$TTLC_ROOT/scripts/pg" url)

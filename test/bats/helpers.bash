@@ -136,3 +136,15 @@ ajv_rejects() {
 		return 1
 	fi
 }
+
+# free_port - prints a loopback TCP port that nothing listens on now.
+free_port() {
+	local port
+	for port in $(shuf -i 20000-39999 -n 50); do
+		if ! (exec 9<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			echo "$port"
+			return 0
+		fi
+	done
+	return 1
+}
