@@ -143,8 +143,8 @@ struct store {
 	uint64_t flush_ms;
 	int64_t days[MAX_DAYS];   /* partitions known to exist */
 	size_t ndays;
-	bool stage_ready;         /* this connection has its staging table */
-	unsigned long stage_connects;
+	unsigned long stage_connects; /* pg.connects when the staging table was
+	                               * made (it lives as long as its session) */
 	uint64_t in, stored, duplicates, dead, batches, retries;
 	int status;
 };
@@ -661,12 +661,11 @@ store_with_duplicates(struct store *s, PGresult **res_out)
 	PGresult *res;
 	enum outcome o;
 
-	if (!s->stage_ready || s->stage_connects != s->pg.connects) {
+	if (s->stage_connects != s->pg.connects) {
 		o = run(s, "CREATE TEMP TABLE IF NOT EXISTS ttlc_stage (LIKE events INCLUDING DEFAULTS) "
 		    "ON COMMIT DELETE ROWS", "cannot make the staging table");
 		if (o != DONE)
 			return o;
-		s->stage_ready = true;
 		s->stage_connects = s->pg.connects;
 	}
 	o = copy_in(s, "ttlc_stage", s->copy.p, s->copy.len, res_out);
@@ -805,7 +804,7 @@ flush_hook(void *ctx)
 	}
 	flush_batch(s);
 	if (s->dlq != NULL)
-		tt_out_flush(s->dlq);
+		tt_out_flush(s->dlq); /* dead letters of lines that never reach a batch */
 }
 
 int
