@@ -3,7 +3,9 @@
  * A source. Each provider turns one kind of input into sessions of raw.v1
  * frames framed by tt_ingest (CONNECTED first, DISCONNECTED last). This
  * release has the mock provider, which plays a fixture file so that the
- * whole pipeline runs without a TikTok account. See tt-ingest(1).
+ * whole pipeline runs without a TikTok account, and the replay provider
+ * (tt_replay), which plays a session stored by tt-store again. See
+ * tt-ingest(1).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,14 +20,16 @@
 #include "tt_lines.h"
 #include "tt_log.h"
 #include "tt_out.h"
+#include "tt_replay.h"
 #include "tt_time.h"
 
 #define USAGE \
 	"usage: tt-ingest [--provider NAME] [--fixture FILE] [--keep-session] [--stream-id ID]\n" \
 	"                 [--rate N] [--loop] [--limit N] [--retime]\n" \
+	"       tt-ingest --replay-session ID [--speed N|max] [--retime]\n" \
 	"       tt-ingest --help\n" \
 	"Writes raw.v1 frames of TikTok LIVE sessions on standard output.\n" \
-	"  --provider NAME  mock (default: INGEST_PROVIDER, else mock)\n" \
+	"  --provider NAME  mock or replay (default: INGEST_PROVIDER, else mock)\n" \
 	"  --fixture FILE   mock: frames to play (default: INGEST_FIXTURE, else\n" \
 	"                   test/fixtures/raw-frames.ndjson, else the installed one)\n" \
 	"  --keep-session   mock: keep the fixture's sessionId\n" \
@@ -33,7 +37,10 @@
 	"  --rate N         mock: at most N frames per second\n" \
 	"  --loop           mock: play the fixture again and again until stopped\n" \
 	"  --limit N        mock: stop after N fixture frames\n" \
-	"  --retime         mock: stamp timestamp with the current time\n"
+	"  --retime         stamp timestamp with the current time\n" \
+	"  --replay-session ID  replay: play stored session ID again (DATABASE_URL)\n" \
+	"                   as a new session with source \"replay\"\n" \
+	"  --speed N|max    replay: N times the original timing (default 1), max: no waits\n"
 
 /* The fixture in a source tree, else the one `make install` put in
  * TTLC_DATADIR (set by the Makefile). */
@@ -343,10 +350,14 @@ main(int argc, char **argv)
 		{ "loop", no_argument, NULL, 'l' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "retime", no_argument, NULL, 't' },
+		{ "replay-session", required_argument, NULL, 'R' },
+		{ "speed", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct mock_opts o = { 0 };
+	struct tt_replay_opts ro = { .speed = 1 };
+	bool mock_only = false, speed_given = false;
 	const char *provider = tt_env("INGEST_PROVIDER");
 	struct tt_out out;
 	int opt, rc;
@@ -359,30 +370,48 @@ main(int argc, char **argv)
 			provider = optarg;
 			break;
 		case 'f':
+			mock_only = true;
 			o.fixture = optarg;
 			break;
 		case 'k':
+			mock_only = true;
 			o.keep_session = true;
 			break;
 		case 'i':
 			if (*optarg == '\0' || strlen(optarg) > 64 ||
 			    optarg[strspn(optarg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-")] != '\0')
 				tt_usage_error(USAGE, "--stream-id must be 1 to 64 of A-Z a-z 0-9 _ . : -", optarg);
+			mock_only = true;
 			o.stream_id = optarg;
 			break;
 		case 'r':
 			if (!tt_parse_double(optarg, &o.rate) || o.rate < 0.001 || o.rate > 1e6)
 				tt_usage_error(USAGE, "--rate must be from 0.001 to 1000000 frames per second", optarg);
+			mock_only = true;
 			break;
 		case 'l':
+			mock_only = true;
 			o.loop = true;
 			break;
 		case 'n':
 			if (!tt_parse_u64(optarg, 1, UINT64_MAX, &o.limit))
 				tt_usage_error(USAGE, "--limit must be a positive number", optarg);
+			mock_only = true;
 			break;
 		case 't':
-			o.retime = true;
+			o.retime = ro.retime = true;
+			break;
+		case 'R':
+			if (!tt_uuid_valid(optarg, strlen(optarg)))
+				tt_usage_error(USAGE, "--replay-session must be a session id (a UUID)", optarg);
+			ro.session_id = optarg;
+			break;
+		case 's':
+			speed_given = true;
+			if (strcmp(optarg, "max") == 0)
+				ro.speed = 0;
+			else if (!tt_parse_double(optarg, &ro.speed) || ro.speed < 0.001 || ro.speed > 1e6)
+				tt_usage_error(USAGE, "--speed must be max or from 0.001 to 1000000", optarg);
 			break;
 		case 'h':
 			tt_usage_help(USAGE);
@@ -392,15 +421,32 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		tt_usage_error(USAGE, "unexpected argument", argv[optind]);
+	if (ro.session_id != NULL && (provider == NULL || tt_env("INGEST_PROVIDER") == provider))
+		provider = "replay"; /* --replay-session outranks the environment */
 	if (provider == NULL)
 		provider = "mock";
+	if (strcmp(provider, "replay") == 0) {
+		if (ro.session_id == NULL)
+			tt_usage_error(USAGE, "the replay provider needs --replay-session ID", NULL);
+		if (mock_only)
+			tt_usage_error(USAGE, "--fixture, --keep-session, --stream-id, --rate, --loop and --limit are mock options", NULL);
+		ro.progress = isatty(STDERR_FILENO) == 1;
+		tt_out_stdout(&out);
+		tt_stop_on_signals();
+		rc = tt_replay_run(&ro, &out);
+		if (!tt_out_close(&out) && rc == TT_EXIT_OK)
+			rc = TT_EXIT_IOERR;
+		return rc;
+	}
+	if (ro.session_id != NULL || speed_given)
+		tt_usage_error(USAGE, "--replay-session and --speed belong to the replay provider", provider);
 	if (strcmp(provider, "direct") == 0 || strcmp(provider, "euler") == 0) {
 		/* The live providers are the next piece of work; say so plainly. */
 		tt_log_msg(TT_LOG_ERROR, "provider is not available yet; use mock", "provider", provider);
 		return TT_EXIT_CONFIG;
 	}
 	if (strcmp(provider, "mock") != 0) {
-		tt_log_msg(TT_LOG_ERROR, "unknown provider (mock, direct, euler)", "provider", provider);
+		tt_log_msg(TT_LOG_ERROR, "unknown provider (mock, replay, direct, euler)", "provider", provider);
 		return TT_EXIT_CONFIG;
 	}
 	if (o.fixture == NULL)

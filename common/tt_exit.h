@@ -12,6 +12,7 @@ enum tt_exit {
 	TT_EXIT_FAILURE = 1,      /* runtime failure */
 	TT_EXIT_USAGE = 2,        /* bad command line */
 	TT_EXIT_DATAERR = 65,     /* bad input line under --strict */
+	TT_EXIT_NOINPUT = 66,     /* the input named does not exist (a stored session) */
 	TT_EXIT_UNAVAILABLE = 69, /* a required service stayed away after retries */
 	TT_EXIT_IOERR = 74,       /* output could not be written */
 	TT_EXIT_TEMPFAIL = 75,    /* temporary failure: a supervisor should restart */

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <sys/random.h>
 
+#include "tt_config.h"
+
 struct tt_sha256 {
 	EVP_MD_CTX *ctx;
 	EVP_MD *md; /* fetched once: implicit fetches per digest are slow */
@@ -75,5 +77,19 @@ tt_uuid_v4(char out[TT_UUID_LEN])
 	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
 	    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
 	    b[10], b[11], b[12], b[13], b[14], b[15]);
+	return true;
+}
+
+bool
+tt_uuid_valid(const char *s, size_t len)
+{
+	if (len != 36)
+		return false;
+	for (size_t i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? s[i] != '-' : tt_hex_digit(s[i]) < 0)
+			return false;
+	}
 	return true;
 }

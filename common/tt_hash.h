@@ -21,4 +21,7 @@ bool tt_sha256_hex(struct tt_sha256 *h, const void *data, size_t len, char out[T
  * randomness to give. */
 bool tt_uuid_v4(char out[TT_UUID_LEN]);
 
+/* Whether s[0..len) is a UUID in the 8-4-4-4-12 hex form, either case. */
+bool tt_uuid_valid(const char *s, size_t len);
+
 #endif

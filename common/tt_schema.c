@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tt_hash.h"
 #include "tt_time.h"
 
 /* ---- simple patterns ------------------------------------------------- */
@@ -774,21 +775,6 @@ utf8_length(const char *s, size_t len)
 	return n;
 }
 
-static bool
-valid_uuid(const char *s, size_t len)
-{
-	if (len != 36)
-		return false;
-	for (size_t i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		char c = s[i];
-
-		if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
-			return false;
-	}
-	return true;
-}
-
 static bool validate(struct vctx *c, const struct node *n, const struct tt_json *v);
 
 /* Whether m satisfies p, a schema holding only const or enum (checked at
@@ -983,7 +969,7 @@ validate(struct vctx *c, const struct node *n, const struct tt_json *v)
 			fail(c, "format", "not an RFC 3339 date-time");
 			return false;
 		}
-		if (n->format == F_UUID && !valid_uuid(v->str, v->len)) {
+		if (n->format == F_UUID && !tt_uuid_valid(v->str, v->len)) {
 			fail(c, "format", "not a UUID");
 			return false;
 		}
