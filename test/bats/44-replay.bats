@@ -200,3 +200,25 @@ events_of() {
 	[ "$(sql -c "SELECT replay_of FROM sessions WHERE session_id = '$new'")" = "$ORIGINAL" ]
 	run -66 "$TTLC_ROOT/scripts/replay" 00000000-0000-4000-8000-000000000000 --speed max
 }
+
+@test "replay: the store stage of make run (scripts/stage store) stores ttlc:events, dead letters to ttlc:dlq, acks all" {
+	P=$REDIS_CONSUMER_GROUP_PREFIX
+	{
+		cat "$UNIFIED_EVENTS"
+		echo '{"schemaVersion":"unified-event.v1","eventType":"CHAT"}'
+	} | tt-xadd ttlc:events >/dev/null 2>&1
+	setsid "$TTLC_ROOT/scripts/stage" store 2>stage.log 3>&- &
+	BG=$!
+	for _ in $(seq 1 100); do
+		[ "$(redis-cli -p "$TTLC_TEST_REDIS_PORT" XLEN "${P}ttlc:dlq")" -eq 1 ] &&
+			[ "$(sql -c "SELECT count(*) FROM events")" -eq 38 ] && break
+		sleep 0.2
+	done
+	kill -TERM -- "-$BG"
+	wait "$BG" || true
+	BG=
+	[ "$(sql -c "SELECT count(*) FROM events")" -eq 38 ]
+	[ "$(redis-cli -p "$TTLC_TEST_REDIS_PORT" XLEN "${P}ttlc:dlq")" -eq 1 ]
+	redis-cli -p "$TTLC_TEST_REDIS_PORT" XRANGE "${P}ttlc:dlq" - + | grep -q schema_violation
+	[ "$(redis-cli -p "$TTLC_TEST_REDIS_PORT" XPENDING "${P}ttlc:events" "${P}store" | head -1)" -eq 0 ]
+}
