@@ -222,3 +222,12 @@ events_of() {
 	redis-cli -p "$TTLC_TEST_REDIS_PORT" XRANGE "${P}ttlc:dlq" - + | grep -q schema_violation
 	[ "$(redis-cli -p "$TTLC_TEST_REDIS_PORT" XPENDING "${P}ttlc:events" "${P}store" | head -1)" -eq 0 ]
 }
+
+@test "replay: progress on a terminal's stderr, none on a file" {
+	record
+	# script(1) gives the command a terminal; its output is that terminal's.
+	script -qec "tt-ingest --replay-session $ORIGINAL --speed max >/dev/null" tty.log >/dev/null
+	grep -q 'replay 36/36 (100 %)' tty.log || fail "no progress line" "$(cat -v tty.log)"
+	tt-ingest --replay-session "$ORIGINAL" --speed max >/dev/null 2>err.log
+	! grep -q 'replay 36/36' err.log
+}
