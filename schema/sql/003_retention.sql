@@ -266,7 +266,8 @@ $$;
 -- id stays, so that counts still add up and a second erasure finds the
 -- same events); every other string, and every member name, goes through
 -- ttlc_erase_text. Subtrees whose text holds no needle are kept as they
--- are without being walked.
+-- are without being walked; scalars are handled in place (a call per
+-- member would cost more than the walk).
 CREATE FUNCTION ttlc_scrub(doc jsonb, uid text, handles text[], avatars text[], needles text[]) RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
@@ -279,7 +280,8 @@ BEGIN
 	ELSIF kind NOT IN ('object', 'array') OR NOT public.ttlc_mentions(doc::text, needles) THEN
 		RETURN doc;
 	ELSIF kind = 'array' THEN
-		SELECT jsonb_agg(public.ttlc_scrub(e, uid, handles, avatars, needles) ORDER BY i) INTO result
+		SELECT jsonb_agg(CASE WHEN jsonb_typeof(e) IN ('number', 'boolean', 'null') THEN e
+			ELSE public.ttlc_scrub(e, uid, handles, avatars, needles) END ORDER BY i) INTO result
 		FROM jsonb_array_elements(doc) WITH ORDINALITY AS a(e, i);
 		RETURN result;
 	END IF;
@@ -287,6 +289,9 @@ BEGIN
 	SELECT jsonb_object_agg(public.ttlc_erase_text(m.key, handles, avatars),
 		CASE WHEN personal AND (m.key = ANY (public.ttlc_handle_keys()) OR m.key = ANY (public.ttlc_avatar_keys()))
 			THEN 'null'::jsonb
+			WHEN jsonb_typeof(m.value) IN ('number', 'boolean', 'null') THEN m.value
+			WHEN jsonb_typeof(m.value) = 'string'
+			THEN to_jsonb(public.ttlc_erase_text(m.value #>> '{}', handles, avatars))
 			ELSE public.ttlc_scrub(m.value, uid, handles, avatars, needles) END)
 	INTO result FROM jsonb_each(doc) m;
 	RETURN result;
@@ -357,16 +362,19 @@ BEGIN
 	LOOP
 		rounds := rounds + 1;
 		needles := public.ttlc_needles(erase_id, handles, avatars);
+		-- Only others' events that hold the id can name the user in
+		-- an object not seen yet: the user's own were read above.
 		WITH cand AS MATERIALIZED (
-			SELECT e.event_id, e.ts, e.event FROM events e
+			SELECT e.event_id, e.ts, e.user_id, e.event FROM events e
 			WHERE e.user_id = erase_id OR public.ttlc_mentions(e.event::text, needles)
+		), found AS MATERIALIZED (
+			SELECT x.kind, x.value FROM cand, public.ttlc_identifiers(cand.event, erase_id) x
+			WHERE cand.user_id IS DISTINCT FROM erase_id AND strpos(cand.event::text, erase_id) > 0
 		)
 		SELECT (SELECT coalesce(array_agg(event_id), '{}') FROM cand),
 			(SELECT coalesce(array_agg(ts), '{}') FROM cand),
-			(SELECT coalesce(array_agg(DISTINCT x.value) FILTER (WHERE x.kind = 'handle'), '{}')
-				FROM cand, public.ttlc_identifiers(cand.event, erase_id) x),
-			(SELECT coalesce(array_agg(DISTINCT x.value) FILTER (WHERE x.kind = 'avatar'), '{}')
-				FROM cand, public.ttlc_identifiers(cand.event, erase_id) x)
+			(SELECT coalesce(array_agg(DISTINCT value) FILTER (WHERE kind = 'handle'), '{}') FROM found),
+			(SELECT coalesce(array_agg(DISTINCT value) FILTER (WHERE kind = 'avatar'), '{}') FROM found)
 		INTO cand_ids, cand_ts, found_handles, found_avatars;
 		EXIT WHEN found_handles <@ handles AND found_avatars <@ avatars;
 		handles := ARRAY(SELECT DISTINCT unnest(handles || found_handles));
