@@ -231,6 +231,12 @@ SQL
 	[ "$status" -ne 0 ]
 	run app_sql -c "SELECT ttlc_drop_event_partition('$old', 0, false)"
 	[[ "$output" == *"retention_days must be at least 1"* ]]
+	# The erasure closes its window before it returns: even the owner's
+	# next UPDATE in the same transaction is refused.
+	run admin_sql -c "BEGIN" -c "SELECT ttlc_erase_user('$MIA_ID', false)" \
+	    -c "UPDATE events SET event_type = 'X'" -c "COMMIT"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"append-only: UPDATE refused"* ]]
 	# The helpers are the owner's only.
 	run app_sql -c "SELECT ttlc_scrub('{}', '1', '{}', '{}', '{}')"
 	[[ "$output" == *"permission denied for function"* ]]
