@@ -29,7 +29,7 @@ ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS_$(BUILD)) -Icommon -I$(O)/g
 ALL_LDFLAGS = $(LDFLAGS_$(BUILD)) $(LDFLAGS)
 LIBS = $(PKG_LIBS) -lm
 
-COMMANDS = tt-normalize tt-ingest tt-xadd tt-xread tt-xack tt-store tt-export
+COMMANDS = tt-normalize tt-ingest tt-xadd tt-xread tt-xack tt-store tt-export tt-prune
 LIB_SRC = $(wildcard common/*.c)
 LIB_OBJ = $(LIB_SRC:common/%.c=$(O)/common/%.o) $(O)/gen/tt_schemas.o
 SCHEMAS = schema/raw.v1.schema.json schema/unified-event.v1.schema.json schema/dlq.v1.schema.json
