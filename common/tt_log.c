@@ -266,6 +266,7 @@ tt_log_redact_url(const char *url, char *out, size_t outsz)
 			for (const char *r = "***"; *r != '\0' && o + 1 < outsz; r++)
 				out[o++] = *r;
 			p = at;
+			colon = NULL; /* once: an empty password leaves p at colon + 1 */
 			continue;
 		}
 		if ((p == url || strchr("?&; \t", p[-1]) != NULL) && (end = secret_param(p, &value)) != NULL) {

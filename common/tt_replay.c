@@ -80,29 +80,30 @@ query(struct replay *r, const char *sql, int n, const char *const *params, const
 }
 
 /* The old session's stream, and the new session recorded as its replay.
- * Returns 0 or an exit status. */
-static int
-open_session(struct replay *r, char *stream, size_t streamsz)
+ * False when the replay cannot start (*rc: the exit status; 0 when a stop
+ * signal came first): then no frame may be written. */
+static bool
+open_session(struct replay *r, char *stream, size_t streamsz, int *rc)
 {
 	const char *params[3] = { r->o->session_id, NULL, NULL };
 	PGresult *res;
-	int rc = TT_EXIT_OK;
 
 	res = query(r, "SELECT stream_id FROM sessions WHERE session_id = $1::uuid", 1, params,
-	    "cannot look up the session", &rc);
+	    "cannot look up the session", rc);
 	if (res == NULL)
-		return rc;
+		return false;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
 		tt_log_msg(TT_LOG_ERROR, "no such stored session", "sessionId", r->o->session_id);
-		return TT_EXIT_NOINPUT;
+		*rc = TT_EXIT_NOINPUT;
+		return false;
 	}
 	snprintf(stream, streamsz, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	if (r->o->progress) {
-		res = query(r, COUNT_EVENTS, 1, params, "cannot count the session's events", &rc);
+		res = query(r, COUNT_EVENTS, 1, params, "cannot count the session's events", rc);
 		if (res == NULL)
-			return rc;
+			return false;
 		r->total = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
 		PQclear(res);
 	}
@@ -111,18 +112,19 @@ open_session(struct replay *r, char *stream, size_t streamsz)
 	 * frame of the replay can reach tt-store. */
 	if (!tt_uuid_v4(r->s.session_id)) {
 		tt_log_msg(TT_LOG_ERROR, "no randomness for a session id", NULL, NULL);
-		return TT_EXIT_FAILURE;
+		*rc = TT_EXIT_FAILURE;
+		return false;
 	}
 	params[0] = r->s.session_id;
 	params[1] = stream;
 	params[2] = r->o->session_id;
 	res = query(r, "INSERT INTO sessions (session_id, stream_id, source, started_at, last_event_at, replay_of) "
 	    "VALUES ($1::uuid, $2, 'replay', now(), now(), $3::uuid)", 3, params,
-	    "cannot record the replay session", &rc);
+	    "cannot record the replay session", rc);
 	if (res == NULL)
-		return rc;
+		return false;
 	PQclear(res);
-	return TT_EXIT_OK;
+	return true;
 }
 
 /* Waits until the frame stamped ts_ms is due at the chosen speed. */
@@ -249,7 +251,7 @@ tt_replay_run(const struct tt_replay_opts *o, struct tt_out *out)
 	const char *why = "error";
 	bool ok;
 	struct tt_logrec rec;
-	int rc;
+	int rc = TT_EXIT_OK;
 
 	if (!tt_pg_init(&r.pg, o->conninfo, "tt-ingest", err, sizeof err)) {
 		tt_log_msg(TT_LOG_ERROR, err, NULL, NULL);
@@ -264,9 +266,10 @@ tt_replay_run(const struct tt_replay_opts *o, struct tt_out *out)
 		rc = TT_EXIT_FAILURE;
 		goto done;
 	}
-	rc = open_session(&r, stream, sizeof stream);
-	if (rc != TT_EXIT_OK)
+	if (!open_session(&r, stream, sizeof stream, &rc)) {
+		why = tt_stop_requested() ? "stopped" : "error";
 		goto done;
+	}
 	snprintf(detail, sizeof detail, "replay of %s", o->session_id);
 	memcpy(session, r.s.session_id, sizeof session);
 	if (!tt_ingest_begin(&r.s, stream, session, detail)) {

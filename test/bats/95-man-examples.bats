@@ -11,12 +11,13 @@ setup_file() {
 	local port
 	port=$(free_port)
 	export TTLC_PG_DIR=$BATS_FILE_TMPDIR/pg TTLC_PG_PORT=$port
-	"$TTLC_ROOT/scripts/pg" start 3>&- >/dev/null 2>&1
+	"$TTLC_ROOT/scripts/pg" start 3>&- >"$BATS_FILE_TMPDIR/pg-start.log" 2>&1
 	DATABASE_URL=$("$TTLC_ROOT/scripts/pg" url)
 	port=$(free_port)
 	export DATABASE_URL TTLC_TEST_REDIS_PORT=$port REDIS_URL="redis://127.0.0.1:$port"
 	redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
-	    --dir "$BATS_FILE_TMPDIR" --daemonize yes --logfile "$BATS_FILE_TMPDIR/redis.log" 3>&-
+	    --dir "$BATS_FILE_TMPDIR" --daemonize yes --logfile "$BATS_FILE_TMPDIR/redis.log" \
+	    --pidfile "$BATS_FILE_TMPDIR/redis.pid" 3>&-
 	for _ in $(seq 1 50); do
 		redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
 		sleep 0.1

@@ -774,6 +774,7 @@ test_redact(void)
 	redact_case("postgresql://u:p@ss@h:5432/db?sslmode=require", "postgresql://u:***@h:5432/db?sslmode=require");
 	redact_case("postgresql://u@h/db", "postgresql://***@h/db"); /* a lone userinfo may be a password */
 	redact_case("postgresql://h:5432/db", "postgresql://h:5432/db");
+	redact_case("postgresql://ttlc:@127.0.0.1:6391/ttlc", "postgresql://ttlc:***@127.0.0.1:6391/ttlc"); /* empty password */
 	redact_case("postgresql://h/db?password=secret&sslmode=require", "postgresql://h/db?password=***&sslmode=require");
 	redact_case("host=h password=secret dbname=x", "host=h password=*** dbname=x");
 	redact_case("postgresql://u:sec/ret@h/db", "postgresql://u:***@h/db");
