@@ -15,6 +15,7 @@
 
 #include "tt_config.h"
 #include "tt_exit.h"
+#include "tt_hash.h"
 #include "tt_json.h"
 #include "tt_log.h"
 #include "tt_out.h"
@@ -36,7 +37,7 @@
 	"  --until TIME      events before TIME\n" \
 	"                    TIME: RFC 3339 (2026-02-22T10:00:00Z, +01:00 offsets),\n" \
 	"                    a date (2026-02-22, midnight UTC), or an age: 90s, 30m,\n" \
-	"                    24h, 7d (a leading - is allowed: -24h)\n" \
+	"                    24h, 7d, 2w (a leading - is allowed: -24h)\n" \
 	"  --type EVENTTYPE  events of this type (CHAT, GIFT, ...); may be repeated\n" \
 	"  --source SOURCE   live or replay events only\n" \
 	"  --all             every stored event (needed when no selector is given)\n" \
@@ -79,23 +80,6 @@ struct export {
 };
 
 /* ---- command line ----------------------------------------------------- */
-
-/* Whether s is a UUID in the 8-4-4-4-12 hex form the events use. */
-static bool
-uuid_valid(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (size_t i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return false;
-		} else if (tt_hex_digit(s[i]) < 0) {
-			return false;
-		}
-	}
-	return true;
-}
 
 /* An age such as "90s", "30m", "24h", "7d", or "-24h": *ms_ago gets its
  * length in milliseconds. False for anything else. */
@@ -413,7 +397,7 @@ main(int argc, char **argv)
 		case 'S':
 			if (sel.session != NULL)
 				tt_usage_error(USAGE, "--session given twice", optarg);
-			if (!uuid_valid(optarg))
+			if (!tt_uuid_valid(optarg, strlen(optarg)))
 				tt_usage_error(USAGE, "--session wants a UUID", optarg);
 			sel.session = optarg;
 			break;

@@ -59,8 +59,26 @@ tt_pg_free(struct tt_pg *pg)
 	pg->conninfo = NULL;
 }
 
+/* libpq's messages about a connection string it cannot parse: they may
+ * quote the part that failed, which may be the password. */
+static const char *const parse_errors[] = {
+	"invalid URI", "invalid percent-encoded", "missing \"=\"", "invalid connection option",
+	"invalid integer value", "unterminated quoted string", "invalid IPv6",
+	"extra key/value separator", "unexpected spaces",
+};
+
+static bool
+is_parse_error(const char *m)
+{
+	for (size_t i = 0; i < sizeof parse_errors / sizeof parse_errors[0]; i++)
+		if (strstr(m, parse_errors[i]) != NULL)
+			return true;
+	return false;
+}
+
 /* libpq's message for a failed connection: its first line, which names
- * the server and the reason (never the password). */
+ * the server and the reason (never the password); for a string it cannot
+ * parse, our own words instead. */
 static void
 log_connect_error(struct tt_pg *pg, enum tt_log_level level, const char *msg)
 {
@@ -68,6 +86,9 @@ log_connect_error(struct tt_pg *pg, enum tt_log_level level, const char *msg)
 	struct tt_logrec r;
 
 	snprintf(text, sizeof text, "%s", pg->conn != NULL ? PQerrorMessage(pg->conn) : "out of memory");
+	if (is_parse_error(text))
+		snprintf(text, sizeof text, "the connection string cannot be parsed (libpq's message is not "
+		    "shown: it may quote the password)");
 	text[strcspn(text, "\n")] = '\0';
 	if (tt_log_begin(&r, level, msg)) {
 		tt_log_str(&r, "url", pg->redacted);
@@ -83,15 +104,14 @@ refusal_is_final(PGconn *conn)
 {
 	static const char *const final[] = {
 		"password authentication failed", "does not exist", "no password supplied",
-		"invalid connection option", "invalid URI", "invalid integer value",
-		"missing \"=\"", "pg_hba.conf rejects",
+		"pg_hba.conf rejects",
 	};
 	const char *m = conn != NULL ? PQerrorMessage(conn) : "";
 
 	for (size_t i = 0; i < sizeof final / sizeof final[0]; i++)
 		if (strstr(m, final[i]) != NULL)
 			return true;
-	return false;
+	return is_parse_error(m);
 }
 
 /* Server notices (WARNING, NOTICE) as log lines, not raw text on stderr. */

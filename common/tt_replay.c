@@ -119,7 +119,9 @@ open_session(struct replay *r, char *stream, size_t streamsz, int *rc)
 	params[1] = stream;
 	params[2] = r->o->session_id;
 	res = query(r, "INSERT INTO sessions (session_id, stream_id, source, started_at, last_event_at, replay_of) "
-	    "VALUES ($1::uuid, $2, 'replay', now(), now(), $3::uuid)", 3, params,
+	    "VALUES ($1::uuid, $2, 'replay', now(), now(), $3::uuid) "
+	    /* a retry after a commit whose reply was lost */
+	    "ON CONFLICT (session_id) DO NOTHING", 3, params,
 	    "cannot record the replay session", rc);
 	if (res == NULL)
 		return false;

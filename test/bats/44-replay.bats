@@ -97,6 +97,11 @@ events_of() {
 	[ ! -s frames.ndjson ]
 	grep -q 'postgresql://ttlc:\*\*\*@127.0.0.1:1/ttlc' err.log
 	run ! grep -q s3cr3t err.log
+	# A URL libpq cannot parse: a configuration error at once, and libpq's
+	# message, which would quote the password, is not logged.
+	DATABASE_URL='postgresql://ttlc:s3cr%zzt@127.0.0.1:1/ttlc' run -78 tt-ingest --replay-session "$ORIGINAL"
+	[[ "$output" == *"cannot be parsed"* ]]
+	[[ "$output" != *"s3cr"* ]]
 	run tt-ingest --help
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"--replay-session ID"* ]]
@@ -143,7 +148,7 @@ events_of() {
 	tt-ingest --replay-session "$ORIGINAL" --speed 40 >frames.ndjson 2>err.log
 	elapsed=$((($(date +%s%N) - start) / 1000000))
 	[ "$elapsed" -ge 1250 ] || fail "replay at 40x took $elapsed ms, want >= 1250"
-	[ "$elapsed" -lt 30000 ]
+	[ "$elapsed" -lt 10000 ]
 	# Original timestamps are kept without --retime.
 	jq -r 'select(.type | startswith("ControlEvent.") | not) | .timestamp' frames.ndjson >ts.txt
 	[ "$(head -1 ts.txt)" = 2026-02-22T10:00:01.708Z ]
@@ -152,7 +157,12 @@ events_of() {
 	tt-ingest --replay-session "$ORIGINAL" --speed max --retime >fast.ndjson 2>/dev/null
 	elapsed=$((($(date +%s%N) - start) / 1000000))
 	[ "$elapsed" -lt 1250 ] || fail "replay at max speed took $elapsed ms"
-	[ "$(jq -r '.timestamp[0:4]' fast.ndjson | sort -u)" = "$(date -u +%Y)" ]
+	# With --retime every timestamp is the present (within a minute), none
+	# the stored one.
+	now=$(date +%s)
+	[ "$(jq -r --argjson now "$now" 'select((.timestamp | sub("\\.[0-9]+Z$"; "Z") | fromdate) - $now | fabs > 60)' \
+	    fast.ndjson | wc -l)" -eq 0 ]
+	[ "$(grep -c 2026-02-22T fast.ndjson)" -eq 0 ]
 }
 
 @test "replay: PostgreSQL restarted mid-replay: the replay goes on where it was, nothing twice" {
