@@ -181,11 +181,9 @@ struct batch {
  *
  * At most one batch is in flight: BEGIN, its bookkeeping and SAVEPOINT
  * whole_batch have run, and "COPY events ... FROM STDIN; COMMIT" was sent
- * with all its rows (libpq may still hold some of them: the connection is
- * non-blocking while a batch is in flight, and only then). The server
- * answers with the COPY's result, then COMMIT's; if the COPY is refused,
- * the COMMIT is skipped and the transaction waits, aborted, for a
- * ROLLBACK TO SAVEPOINT.
+ * with all its rows (a tt_pg_copy). The server answers with the COPY's
+ * result, then COMMIT's; if the COPY is refused, the COMMIT is skipped and
+ * the transaction waits, aborted, for a ROLLBACK TO SAVEPOINT.
  *
  * Invariants: a batch's lines are echoed only after its COMMIT came back
  * OK (land); a batch is sent only once the one before it has landed, so
@@ -193,11 +191,7 @@ struct batch {
  */
 struct flight {
 	struct batch *b;          /* NULL: nothing in flight */
-	unsigned ok;              /* results that came back OK (the COPY, then COMMIT) */
-	bool committed;           /* the second of them was a COMMIT */
-	PGresult *failed;         /* the first result that was not OK (owned) */
-	bool lost;                /* sending or reading failed: the connection is gone */
-	bool unsent;              /* libpq still holds data to send */
+	struct tt_pg_copy copy;   /* its COPY and COMMIT */
 };
 
 struct store {
@@ -748,21 +742,6 @@ bookkeeping(struct store *s, const struct batch *b)
 	return o;
 }
 
-/* Sends data[0..len) as COPY data, in pieces libpq's int lengths can
- * carry; false when libpq cannot take it (the connection failed). */
-static bool
-put_copy_data(PGconn *conn, const char *data, size_t len)
-{
-	for (size_t off = 0; off < len;) {
-		size_t n = len - off < (1u << 20) ? len - off : (1u << 20);
-
-		if (PQputCopyData(conn, data + off, (int)n) != 1)
-			return false;
-		off += n;
-	}
-	return true;
-}
-
 /* COPY of data[0..len) into table. DONE, or RETRY/FAILED with the
  * failed result in *res_out (not cleared) when the server refused it. */
 static enum outcome
@@ -782,7 +761,7 @@ copy_in(struct store *s, const char *table, const char *data, size_t len, PGresu
 		return tt_pg_transient(&s->pg, res) ? RETRY : FAILED;
 	}
 	PQclear(res);
-	if (!put_copy_data(s->pg.conn, data, len))
+	if (!tt_pg_put_copy_data(s->pg.conn, data, len))
 		o = RETRY;
 	if (PQputCopyEnd(s->pg.conn, o == DONE ? NULL : "client failed") != 1)
 		o = RETRY;
@@ -991,119 +970,46 @@ echo_batch(struct store *s, struct batch *b)
 	batch_clear(b);
 }
 
-/* ---- overlapping: sending, collecting, landing ----------------------- */
+/* ---- the batch in flight: sending and landing --------------------- */
 
-/* The fast first attempt at a batch, once begin_batch is done: the COPY
- * and COMMIT sent without waiting for them. DONE: the batch is in flight.
- * Otherwise RETRY or FAILED, with *res_out the failed result (owned; NULL
- * if none), for complete_attempt. */
-static enum outcome
-send_events(struct store *s, PGresult **res_out)
-{
-	PGconn *conn = s->pg.conn;
-	PGresult *res;
-	int flushed;
-
-	*res_out = NULL;
-	if (!PQsendQuery(conn, "COPY events (" EVENT_COLUMNS ") FROM STDIN; COMMIT"))
-		return RETRY;
-	res = PQgetResult(conn);
-	if (res == NULL || PQresultStatus(res) != PGRES_COPY_IN) {
-		PGresult *more;
-
-		/* The COPY was refused at once; COMMIT was skipped. */
-		while ((more = PQgetResult(conn)) != NULL)
-			PQclear(more);
-		*res_out = res;
-		return tt_pg_transient(&s->pg, res) ? RETRY : FAILED;
-	}
-	PQclear(res);
-	/* Non-blocking: libpq keeps what the socket cannot take yet, and
-	 * pump() hands it over while the next batch is read. */
-	if (PQsetnonblocking(conn, 1) != 0 || !put_copy_data(conn, s->fill->copy.p, s->fill->copy.len) ||
-	    PQputCopyEnd(conn, NULL) != 1 || (flushed = PQflush(conn)) < 0)
-		return RETRY;
-	s->flight.unsent = flushed == 1;
-	return DONE;
-}
-
-/* Gathers the results of the batch in flight; with wait, until they are
- * all in, else as far as they have come. True when they are all in (or
- * the connection is lost). */
-static bool
-collect(struct store *s, bool wait)
-{
-	struct flight *f = &s->flight;
-	PGconn *conn = s->pg.conn;
-	PGresult *res;
-	int flushed;
-
-	while (!f->lost) {
-		if (!wait) {
-			flushed = PQflush(conn);
-			f->unsent = flushed == 1;
-			if (flushed < 0 || !PQconsumeInput(conn)) {
-				f->lost = true;
-				break;
-			}
-			if (PQisBusy(conn))
-				return false;
-		}
-		if ((res = PQgetResult(conn)) == NULL)
-			break;
-		if (f->failed == NULL && PQresultStatus(res) == PGRES_COMMAND_OK) {
-			if (++f->ok == 2)
-				f->committed = strcmp(PQcmdStatus(res), "COMMIT") == 0;
-			PQclear(res);
-		} else if (f->failed == NULL) {
-			f->failed = res;
-		} else {
-			PQclear(res);
-		}
-	}
-	f->unsent = false;
-	return true;
-}
+#define COPY_AND_COMMIT "COPY events (" EVENT_COLUMNS ") FROM STDIN; COMMIT"
 
 /* Finishes the batch in flight (waiting for its results): echoed if it
  * committed, else taken to its end the synchronous way first. */
 static void
 land(struct store *s)
 {
-	struct flight *f = &s->flight;
-	struct batch *b = f->b;
+	struct batch *b = s->flight.b;
+	struct tt_pg_copy *c = &s->flight.copy;
 	enum outcome o;
 
+	s->flight.b = NULL;
 	if (s->status != TT_EXIT_OK) {
 		/* Stopping on an error: the server commits or rolls back on
 		 * its own; the lines are not echoed, so they come again. */
-		PQclear(f->failed);
+		PQclear(c->failed);
 		tt_pg_disconnect(&s->pg);
-		memset(f, 0, sizeof *f);
 		batch_clear(b);
 		return;
 	}
-	collect(s, true);
-	if (!f->lost && PQsetnonblocking(s->pg.conn, 0) != 0)
-		f->lost = true;
-	if (f->lost) {
-		tt_pg_log_result(TT_LOG_WARN, "connection lost storing the batch", &s->pg, f->failed);
-		PQclear(f->failed);
+	tt_pg_copy_wait(&s->pg, c);
+	if (c->lost) {
+		tt_pg_log_result(TT_LOG_WARN, "connection lost storing the batch", &s->pg, c->failed);
+		PQclear(c->failed);
 		tt_pg_disconnect(&s->pg);
 		o = RETRY;
-	} else if (f->failed == NULL && f->committed) {
+	} else if (c->failed == NULL && c->ok == 2 && strcmp(c->last_tag, "COMMIT") == 0) {
 		b->stored = b->count;
 		o = DONE;
-	} else if (f->failed != NULL && f->ok == 0) {
+	} else if (c->failed != NULL && c->ok == 0) {
 		/* The COPY was refused: go on from the savepoint. */
-		o = complete_attempt(s, b, tt_pg_transient(&s->pg, f->failed) ? RETRY : FAILED, f->failed);
-	} else if (f->failed != NULL) {
-		o = failure(s, f->failed, "cannot commit");
+		o = complete_attempt(s, b, tt_pg_transient(&s->pg, c->failed) ? RETRY : FAILED, c->failed);
+	} else if (c->failed != NULL) {
+		o = failure(s, c->failed, "cannot commit");
 	} else {
-		tt_log_msg(TT_LOG_ERROR, "COMMIT did not commit", NULL, NULL);
+		tt_log_msg(TT_LOG_ERROR, "COMMIT did not commit", "tag", c->last_tag);
 		o = FAILED;
 	}
-	memset(f, 0, sizeof *f);
 	if (settle(s, b, o))
 		echo_batch(s, b);
 }
@@ -1113,7 +1019,7 @@ land(struct store *s)
 static void
 pump(struct store *s)
 {
-	if (s->flight.b != NULL && collect(s, false))
+	if (s->flight.b != NULL && tt_pg_copy_poll(&s->pg, &s->flight.copy))
 		land(s);
 }
 
@@ -1133,12 +1039,12 @@ ship(struct store *s)
 	if (b->count == 0 || s->status != TT_EXIT_OK)
 		return;
 	if ((o = begin_batch(s, b)) == DONE) {
-		if ((o = send_events(s, &res)) == DONE) {
+		if (tt_pg_copy_send(&s->pg, &s->flight.copy, COPY_AND_COMMIT, b->copy.p, b->copy.len, &res)) {
 			s->flight.b = b;
 			s->fill = b == &s->pair[0] ? &s->pair[1] : &s->pair[0];
 			return;
 		}
-		o = complete_attempt(s, b, o, res);
+		o = complete_attempt(s, b, tt_pg_transient(&s->pg, res) ? RETRY : FAILED, res);
 	}
 	if (settle(s, b, o))
 		echo_batch(s, b);
@@ -1181,7 +1087,7 @@ flush_hook(void *ctx)
 		}
 		if (s->flight.b != NULL) {
 			p[1].fd = PQsocket(s->pg.conn);
-			p[1].events = POLLIN | (s->flight.unsent ? POLLOUT : 0);
+			p[1].events = POLLIN | (s->flight.copy.unsent ? POLLOUT : 0);
 		}
 		if (poll(p, 2, timeout) < 0 && errno == EINTR && tt_stop_requested())
 			return;
