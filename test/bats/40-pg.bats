@@ -41,6 +41,34 @@ count() {
 	admin_sql -c "SELECT count(*) FROM $1"
 }
 
+# hold_line N SECONDS - another session inserts the event of fixture line
+# N and holds it uncommitted for SECONDS, then rolls back: a COPY of that
+# event waits meanwhile. Returns once the row is held; sets $holder.
+hold_line() {
+	local insert
+	admin_sql -c "SELECT ttlc_event_partition('2026-02-22')" >/dev/null
+	insert=$(sed -n "$1p" "$UNIFIED_EVENTS" | jq -r '"INSERT INTO events (event_id, ts, ingested_at, event_type, source,
+	    stream_id, session_id, seq_no, event) VALUES (\([.eventId, .timestamp, .ingestedAt, .eventType, .source,
+	    .streamId, .sessionId] | map("\u0027\(.)\u0027") | join(", ")), \(.seqNo), \u0027{}\u0027)"')
+	admin_sql -c "BEGIN" -c "$insert" -c "SELECT pg_sleep($2)" -c "ROLLBACK" >/dev/null 3>&- &
+	holder=$!
+	for _ in $(seq 50); do
+		[ "$(admin_sql -c "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep($2)'")" -eq 1 ] && return
+		sleep 0.1
+	done
+	return 1
+}
+
+# store_waits - until tt-store's COPY waits for the held row (5 s at most).
+store_waits() {
+	for _ in $(seq 50); do
+		[ "$(admin_sql -c "SELECT count(*) FROM pg_stat_activity
+		    WHERE application_name = 'tt-store' AND wait_event_type = 'Lock'")" -eq 1 ] && return
+		sleep 0.1
+	done
+	return 1
+}
+
 @test "pg: tt-store --help, usage errors, and no DATABASE_URL (78)" {
 	run tt-store --help
 	[ "$status" -eq 0 ]
@@ -166,31 +194,37 @@ count() {
 }
 
 @test "pg: in small batches, each line is echoed once, in order, and only after it is stored" {
-	# Another session inserts line 5's event and holds it uncommitted: the
-	# COPY of the second batch (lines 4-6) waits for it, the third is read
-	# meanwhile, and only the first may be echoed until it rolls back.
-	admin_sql -c "SELECT ttlc_event_partition('2026-02-22')" >/dev/null
-	insert=$(sed -n 5p "$UNIFIED_EVENTS" | jq -r '"INSERT INTO events (event_id, ts, ingested_at, event_type, source,
-	    stream_id, session_id, seq_no, event) VALUES (\([.eventId, .timestamp, .ingestedAt, .eventType, .source,
-	    .streamId, .sessionId] | map("\u0027\(.)\u0027") | join(", ")), \(.seqNo), \u0027{}\u0027)"')
-	admin_sql -c "BEGIN" -c "$insert" -c "SELECT pg_sleep(3)" -c "ROLLBACK" >/dev/null 3>&- &
-	locker=$!
-	for _ in $(seq 50); do
-		[ "$(admin_sql -c "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(3)'")" -eq 1 ] && break
-		sleep 0.1
-	done
+	# Another session holds line 5's event uncommitted: the COPY of the
+	# second batch (lines 4-6) waits for it, the third is read meanwhile,
+	# and only the first may be echoed until it rolls back.
+	hold_line 5 5
 	tt-store --batch 3 <"$UNIFIED_EVENTS" >out.ndjson 2>err.log 3>&- &
 	store=$!
-	sleep 2
+	store_waits
+	sleep 0.5
 	if ! head -3 "$UNIFIED_EVENTS" | cmp -s - out.ndjson; then
 		kill "$store"
 		fail "echoed before stored: $(wc -l <out.ndjson) lines, want 3"
 	fi
-	wait "$locker"
+	wait "$holder"
 	wait "$store"
 	cmp out.ndjson "$UNIFIED_EVENTS"
 	[ "$(count events)" -eq 38 ]
 	grep -q '"stored":38,"duplicates":0,"dlq":0,"batches":13,' err.log
+}
+
+@test "pg: the connection lost while a batch's COPY runs: the batch is stored again, nothing lost or echoed twice" {
+	hold_line 5 5
+	tt-store --batch 3 <"$UNIFIED_EVENTS" >out.ndjson 2>err.log 3>&- &
+	store=$!
+	store_waits
+	[ "$(admin_sql -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'tt-store'")" -eq 1 ]
+	wait "$holder"
+	wait "$store"
+	grep -q '"msg":"connection lost storing the batch"' err.log || fail "$(cat err.log)"
+	cmp out.ndjson "$UNIFIED_EVENTS"
+	[ "$(count events)" -eq 38 ]
+	grep -q '"stored":38,"duplicates":0,"dlq":0,"batches":13,"retries":1,' err.log
 }
 
 @test "pg: a batch is echoed as soon as it commits, even while the input pauses" {
