@@ -202,7 +202,7 @@ struct store {
 	struct tt_json_writer *writer;
 	struct tt_schema *schema;
 	struct tt_arena scratch;  /* one DLQ record at a time */
-	struct batch pair[2];       /* the two batches, taking turns */
+	struct batch pair[2];     /* the two batches, taking turns */
 	struct batch *fill;       /* the batch lines go into */
 	struct flight flight;
 	size_t cap;               /* --batch */

@@ -7,6 +7,8 @@
  * UTC. A lost connection is reconnected with the seed's back-off
  * (tt_backoff) until a statement succeeds again (tt_pg_ok); after
  * RECONNECT_MAX_ATTEMPTS failed attempts in a row the caller exits 69.
+ * A COPY can be left in flight (tt_pg_copy_send) while the caller works
+ * on, so that client and server need not wait for each other.
  */
 #ifndef TT_PG_H
 #define TT_PG_H
