@@ -7,6 +7,11 @@
  * COMMIT, so `... | tt-store | tt-xack ...` acknowledges an entry only once
  * its event is stored. A line that cannot be stored becomes a dlq.v1
  * record; the rest of its batch commits. See tt-store(1).
+ *
+ * Two batches take turns: while the server runs one batch's COPY and
+ * COMMIT (the batch "in flight"), the next is read, checked and encoded.
+ * Anything but a clean commit of the batch in flight is finished, and
+ * retried, the synchronous way (try_batch).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -43,6 +48,10 @@
 #define MAX_SESSIONS 64
 /* Days (partitions) remembered as existing. */
 #define MAX_DAYS 4096
+/* Lines read between two looks at the batch in flight. */
+#define PUMP_EVERY 16
+
+#define EVENT_COLUMNS "event_id, ts, ingested_at, event_type, source, stream_id, session_id, seq_no, user_id, event"
 
 /* A growable byte buffer (the COPY data, the bookkeeping SQL). */
 struct buf {
@@ -51,25 +60,36 @@ struct buf {
 	bool failed;
 };
 
+/* Makes room for n more bytes and a NUL; false (and failed set) when
+ * memory is short. */
+static bool
+buf_reserve(struct buf *b, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->failed)
+		return false;
+	if (b->len + n + 1 <= b->cap)
+		return true;
+	cap = b->cap ? b->cap : 65536;
+	while (cap < b->len + n + 1)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (p == NULL) {
+		b->failed = true;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
 static void
 buf_add(struct buf *b, const char *s, size_t n)
 {
-	if (b->failed)
+	if (!buf_reserve(b, n))
 		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 65536;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (p == NULL) {
-			b->failed = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 	b->p[b->len] = '\0';
@@ -83,29 +103,38 @@ buf_str(struct buf *b, const char *s)
 
 /* One field of COPY's text format: backslash, tab, newline and carriage
  * return escaped; a NUL is sent as \000, which PostgreSQL refuses (the
- * line then goes to the DLQ rather than being cut short). */
+ * line then goes to the DLQ rather than being cut short). One pass into
+ * room made for the worst case (every byte a NUL). */
 static void
 copy_field(struct buf *b, const char *s, size_t n)
 {
-	size_t run = 0;
+	char *out;
 
+	if (!buf_reserve(b, 4 * n))
+		return;
+	out = b->p + b->len;
 	for (size_t i = 0; i < n; i++) {
-		const char *esc = NULL;
+		unsigned char c = (unsigned char)s[i];
 
-		switch (s[i]) {
-		case '\\': esc = "\\\\"; break;
-		case '\t': esc = "\\t"; break;
-		case '\n': esc = "\\n"; break;
-		case '\r': esc = "\\r"; break;
-		case '\0': esc = "\\000"; break;
-		default: continue;
+		/* The only bytes to escape are 0, 9, 10, 13 and 92. */
+		if (c > '\r' && c != '\\') {
+			*out++ = (char)c;
+			continue;
 		}
-		buf_add(b, s + run, i - run);
-		buf_str(b, esc);
-		run = i + 1;
+		switch (c) {
+		case '\\': *out++ = '\\'; *out++ = '\\'; break;
+		case '\t': *out++ = '\\'; *out++ = 't'; break;
+		case '\n': *out++ = '\\'; *out++ = 'n'; break;
+		case '\r': *out++ = '\\'; *out++ = 'r'; break;
+		case '\0': memcpy(out, "\\000", 4); out += 4; break;
+		default: *out++ = (char)c; break;
+		}
 	}
-	buf_add(b, s + run, n - run);
+	b->len = (size_t)(out - b->p);
+	b->p[b->len] = '\0';
 }
+
+/* ---- a batch -------------------------------------------------------- */
 
 struct row {
 	const char *line;         /* the line as it came (echoed, or the DLQ payload) */
@@ -113,8 +142,6 @@ struct row {
 	const struct tt_json *v;  /* parsed */
 	size_t copy_off, copy_len; /* its COPY line in the batch's copy buffer */
 	int64_t day;              /* of its timestamp, days since 1970-01-01 UTC */
-	const char *ts;           /* the event's timestamp */
-	const char *user_id, *unique_id, *nickname, *avatar; /* NULL: none */
 	uint64_t lineno;
 	const char *error;        /* set when PostgreSQL refused it */
 };
@@ -125,6 +152,48 @@ struct session {
 	int64_t first_ms, last_ms;
 };
 
+/* One user of a batch, summed over their events: PostgreSQL gets one row
+ * per user, not one per event. */
+struct user {
+	const char *id;
+	size_t id_len;
+	const char *unique_id, *nickname, *avatar; /* of their latest event; NULL: none */
+	const char *first_ts, *last_ts;
+	int64_t first_ms, last_ms;
+};
+
+struct batch {
+	struct row *rows;         /* cap of them */
+	size_t count;
+	struct session sessions[MAX_SESSIONS];
+	size_t nsessions;
+	struct user *users;       /* cap of them */
+	size_t nusers;
+	uint32_t *user_slots;     /* open-addressing index into users (i + 1; 0 = free) */
+	size_t nslots;            /* a power of two, at least twice cap */
+	struct tt_arena arena;    /* the batch's lines and trees */
+	struct buf copy;          /* the batch's COPY data */
+	int64_t started;          /* monotonic ms of the batch's first line */
+	uint64_t stored, duplicates; /* of the attempt under way */
+};
+
+/* ---- the batch in flight ---------------------------------------------
+ *
+ * At most one batch is in flight: BEGIN, its bookkeeping and SAVEPOINT
+ * whole_batch have run, and "COPY events ... FROM STDIN; COMMIT" was sent
+ * with all its rows (a tt_pg_copy). The server answers with the COPY's
+ * result, then COMMIT's; if the COPY is refused, the COMMIT is skipped and
+ * the transaction waits, aborted, for a ROLLBACK TO SAVEPOINT.
+ *
+ * Invariants: a batch's lines are echoed only after its COMMIT came back
+ * OK (land); a batch is sent only once the one before it has landed, so
+ * lines are echoed in input order.
+ */
+struct flight {
+	struct batch *b;          /* NULL: nothing in flight */
+	struct tt_pg_copy copy;   /* its COPY and COMMIT */
+};
+
 struct store {
 	struct tt_pg pg;
 	struct tt_out out, dlq_out, *dlq;
@@ -132,14 +201,11 @@ struct store {
 	struct tt_json_parser *parser;
 	struct tt_json_writer *writer;
 	struct tt_schema *schema;
-	struct tt_arena arena;    /* the batch's lines and trees */
 	struct tt_arena scratch;  /* one DLQ record at a time */
-	struct row *rows;
-	size_t count, cap;
-	struct session sessions[MAX_SESSIONS];
-	size_t nsessions;
-	struct buf copy;          /* the batch's COPY data */
-	int64_t batch_started;    /* monotonic ms of the batch's first line */
+	struct batch pair[2];     /* the two batches, taking turns */
+	struct batch *fill;       /* the batch lines go into */
+	struct flight flight;
+	size_t cap;               /* --batch */
 	uint64_t flush_ms;
 	int64_t days[MAX_DAYS];   /* partitions known to exist */
 	size_t ndays;
@@ -148,6 +214,44 @@ struct store {
 	uint64_t in, stored, duplicates, dead, batches, retries;
 	int status;
 };
+
+/* Allocates a batch of cap rows; false when memory is short. */
+static bool
+batch_init(struct batch *b, size_t cap, size_t max_line)
+{
+	b->nslots = 16;
+	while (b->nslots < 2 * cap)
+		b->nslots *= 2;
+	b->rows = calloc(cap, sizeof *b->rows);
+	b->users = calloc(cap, sizeof *b->users);
+	b->user_slots = calloc(b->nslots, sizeof *b->user_slots);
+	tt_arena_init(&b->arena, cap * (4 * max_line + 65536));
+	return b->rows != NULL && b->users != NULL && b->user_slots != NULL;
+}
+
+/* Empties a batch for the next lines. */
+static void
+batch_clear(struct batch *b)
+{
+	b->count = 0;
+	b->nsessions = 0;
+	b->nusers = 0;
+	memset(b->user_slots, 0, b->nslots * sizeof *b->user_slots);
+	b->copy.len = 0;
+	tt_arena_reset(&b->arena);
+}
+
+static void
+batch_free(struct batch *b)
+{
+	free(b->rows);
+	free(b->users);
+	free(b->user_slots);
+	free(b->copy.p);
+	tt_arena_free(&b->arena);
+}
+
+/* ---- lines in --------------------------------------------------------- */
 
 /* A string member of v as a NUL-terminated arena copy; NULL if absent or
  * not a string. */
@@ -207,42 +311,42 @@ dead_letter(struct store *s, const char *reason, const char *error, const char *
 		s->status = TT_EXIT_IOERR;
 }
 
-/* Notes the row in its session's aggregate; false when the batch already
- * holds MAX_SESSIONS other sessions. */
+/* Notes the event in its session's aggregate; false when the batch
+ * already holds MAX_SESSIONS other sessions. */
 static bool
-track_session(struct store *s, const struct tt_json *v, const struct row *row, int64_t ms)
+track_session(struct batch *b, const struct tt_json *v, const char *ts, int64_t ms)
 {
-	struct tt_arena *a = &s->arena;
+	struct tt_arena *a = &b->arena;
 	const struct tt_json *id = tt_json_get(v, "sessionId");
 	const struct tt_json *type = tt_json_get(v, "eventType");
 	struct session *ss = NULL;
 
-	for (size_t i = 0; i < s->nsessions; i++)
-		if (strlen(s->sessions[i].id) == id->len && memcmp(s->sessions[i].id, id->str, id->len) == 0)
-			ss = &s->sessions[i];
+	for (size_t i = 0; i < b->nsessions; i++)
+		if (strlen(b->sessions[i].id) == id->len && memcmp(b->sessions[i].id, id->str, id->len) == 0)
+			ss = &b->sessions[i];
 	if (ss == NULL) {
-		if (s->nsessions == MAX_SESSIONS)
+		if (b->nsessions == MAX_SESSIONS)
 			return false;
-		ss = &s->sessions[s->nsessions++];
+		ss = &b->sessions[b->nsessions++];
 		memset(ss, 0, sizeof *ss);
 		ss->id = tt_arena_strdup(a, id->str, id->len);
 		ss->stream_id = str_of(a, v, "streamId");
 		ss->source = str_of(a, v, "source");
-		ss->first_ts = ss->last_ts = row->ts;
+		ss->first_ts = ss->last_ts = ts;
 		ss->first_ms = ss->last_ms = ms;
 	}
 	if (ms < ss->first_ms) {
 		ss->first_ms = ms;
-		ss->first_ts = row->ts;
+		ss->first_ts = ts;
 	}
 	if (ms > ss->last_ms) {
 		ss->last_ms = ms;
-		ss->last_ts = row->ts;
+		ss->last_ts = ts;
 	}
 	if (tt_json_str_eq(type, "DISCONNECTED") || tt_json_str_eq(type, "STREAM_END")) {
 		const struct tt_json *reason = tt_json_path(v, "payload.reason");
 
-		ss->ended_at = row->ts;
+		ss->ended_at = ts;
 		ss->end_reason = reason != NULL && reason->kind == TT_JSON_STRING
 		    ? tt_arena_strdup(a, reason->str, reason->len)
 		    : tt_arena_strdup(a, type->str, type->len);
@@ -250,15 +354,73 @@ track_session(struct store *s, const struct tt_json *v, const struct row *row, i
 	return true;
 }
 
-/* The event as stored: the line's object without its '_' members (they
- * are unlinked for the writing only: a DLQ record still copies them). */
+/* Notes the event in its user's aggregate: first and last seen, and the
+ * handle, nickname and avatar of the latest event (a later line wins a
+ * tie). The batch has room: it holds no more users than rows. */
+static void
+track_user(struct batch *b, const struct tt_json *user, const struct tt_json *id, const char *ts, int64_t ms)
+{
+	struct tt_arena *a = &b->arena;
+	uint32_t h = 2166136261u; /* FNV-1a */
+	size_t i;
+	struct user *u = NULL;
+	bool latest;
+
+	for (size_t k = 0; k < id->len; k++)
+		h = (h ^ (unsigned char)id->str[k]) * 16777619u;
+	for (i = h & (b->nslots - 1); b->user_slots[i] != 0; i = (i + 1) & (b->nslots - 1)) {
+		struct user *c = &b->users[b->user_slots[i] - 1];
+
+		if (c->id_len == id->len && memcmp(c->id, id->str, id->len) == 0) {
+			u = c;
+			break;
+		}
+	}
+	if (u == NULL) {
+		u = &b->users[b->nusers++];
+		b->user_slots[i] = (uint32_t)b->nusers;
+		u->id = tt_arena_strdup(a, id->str, id->len);
+		u->id_len = id->len;
+		u->first_ts = u->last_ts = ts;
+		u->first_ms = u->last_ms = ms;
+		latest = true;
+	} else {
+		if (ms < u->first_ms) {
+			u->first_ms = ms;
+			u->first_ts = ts;
+		}
+		latest = ms >= u->last_ms;
+		if (latest) {
+			u->last_ms = ms;
+			u->last_ts = ts;
+		}
+	}
+	if (latest) {
+		u->unique_id = str_of(a, user, "uniqueId");
+		u->nickname = str_of(a, user, "nickname");
+		u->avatar = str_of(a, user, "avatarUrl");
+	}
+}
+
+/* The event as stored: the line's object without its '_' members. A line
+ * without any is stored as it came; otherwise the object is written again
+ * with them unlinked for the writing only (a DLQ record still copies
+ * them). */
 static bool
-event_text(struct store *s, struct tt_json *v, const unsigned char **text, size_t *len)
+event_text(struct store *s, struct tt_json *v, const char *line, size_t len, const unsigned char **text,
+    size_t *tlen)
 {
 	struct tt_json **links[16], *removed[16], *last = v->last;
 	size_t n = 0, count = v->count;
-	bool ok, overflow = false;
+	bool ok, overflow = false, underscored = false;
 
+	for (const struct tt_json *m = v->first; m != NULL && !underscored; m = m->next)
+		underscored = m->key_len > 0 && m->key[0] == '_';
+	if (!underscored) {
+		*text = (const unsigned char *)line;
+		*tlen = len;
+		return true;
+	}
 	for (struct tt_json **link = &v->first; *link != NULL;) {
 		if ((*link)->key_len > 0 && (*link)->key[0] == '_') {
 			if (n == 16) {
@@ -274,7 +436,7 @@ event_text(struct store *s, struct tt_json *v, const unsigned char **text, size_
 		v->last = *link;
 		link = &(*link)->next;
 	}
-	ok = !overflow && tt_json_write(s->writer, v, text, len);
+	ok = !overflow && tt_json_write(s->writer, v, text, tlen);
 	while (n > 0) {
 		n--;
 		*links[n] = removed[n];
@@ -284,30 +446,33 @@ event_text(struct store *s, struct tt_json *v, const unsigned char **text, size_
 	return ok;
 }
 
-/* Adds one line to the batch, or dead-letters it. False when the batch
- * must be flushed first (too many sessions); the line is then not taken. */
+/* Adds one line to the batch being filled, or dead-letters it. False when
+ * the batch must be stored first (full, or too many sessions); the line is
+ * then not taken. */
 static bool
 take_line(struct store *s, const char *line, size_t len, bool too_long, uint64_t lineno)
 {
-	struct tt_arena *a = &s->arena;
-	size_t mark_copy = s->copy.len;
+	struct batch *b = s->fill;
+	struct tt_arena *a = &b->arena;
+	struct buf *copy = &b->copy;
+	size_t mark_copy = copy->len;
 	struct tt_json *v = NULL;
 	struct tt_schema_error serr;
 	struct row *row;
-	const struct tt_json *user, *seq;
+	const struct tt_json *user, *user_id = NULL, *seq;
 	const unsigned char *text;
 	size_t tlen;
 	char err[640], num[TT_JSON_INT_LEN];
 	int64_t ms, seq_no;
-	const char *copy;
+	const char *kept, *ts;
 
 	if (too_long) {
 		dead_letter(s, "line_too_long", "line longer than --max-line", line, len, true, NULL, lineno);
 		return true;
 	}
-	copy = tt_arena_strdup(a, line, len);
-	if (copy == NULL || tt_json_parse(s->parser, a, copy, len, &v, err, sizeof err) != TT_JSON_OK) {
-		dead_letter(s, copy == NULL ? "too_large" : "invalid_json", copy == NULL ? "line too large" : err,
+	kept = tt_arena_strdup(a, line, len);
+	if (kept == NULL || tt_json_parse(s->parser, a, kept, len, &v, err, sizeof err) != TT_JSON_OK) {
+		dead_letter(s, kept == NULL ? "too_large" : "invalid_json", kept == NULL ? "line too large" : err,
 		    line, len, false, NULL, lineno);
 		return true;
 	}
@@ -320,28 +485,27 @@ take_line(struct store *s, const char *line, size_t len, bool too_long, uint64_t
 		dead_letter(s, "schema_violation", err, line, len, false, v, lineno);
 		return true;
 	}
-	if (s->count == s->cap)
+	if (b->count == s->cap)
 		return false;
-	row = &s->rows[s->count];
-	memset(row, 0, sizeof *row);
-	row->line = copy;
-	row->line_len = len;
-	row->v = v;
-	row->lineno = lineno;
-	row->ts = str_of(a, v, "timestamp");
-	if (row->ts == NULL || !tt_time_parse_iso(row->ts, strlen(row->ts), &ms)) {
+	ts = str_of(a, v, "timestamp");
+	if (ts == NULL || !tt_time_parse_iso(ts, strlen(ts), &ms)) {
 		dead_letter(s, "bad_timestamp", "timestamp is not a date-time", line, len, false, v, lineno);
 		return true;
 	}
-	row->day = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
-	if (!track_session(s, v, row, ms))
+	if (!track_session(b, v, ts, ms))
 		return false;
+	row = &b->rows[b->count];
+	memset(row, 0, sizeof *row);
+	row->line = kept;
+	row->line_len = len;
+	row->v = v;
+	row->lineno = lineno;
+	row->day = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
 	user = tt_json_get(v, "user");
 	if (user != NULL && user->kind == TT_JSON_OBJECT) {
-		row->user_id = str_of(a, user, "userId");
-		row->unique_id = str_of(a, user, "uniqueId");
-		row->nickname = str_of(a, user, "nickname");
-		row->avatar = str_of(a, user, "avatarUrl");
+		user_id = tt_json_get(user, "userId");
+		if (user_id != NULL && user_id->kind != TT_JSON_STRING)
+			user_id = NULL;
 	}
 	/* event_id ts ingested_at event_type source stream_id session_id
 	 * seq_no user_id event */
@@ -353,37 +517,39 @@ take_line(struct store *s, const char *line, size_t len, bool too_long, uint64_t
 		for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
 			const struct tt_json *m = tt_json_get(v, cols[i]);
 
-			copy_field(&s->copy, m->str, m->len);
-			buf_add(&s->copy, "\t", 1);
+			copy_field(copy, m->str, m->len);
+			buf_add(copy, "\t", 1);
 		}
 	}
 	seq = tt_json_get(v, "seqNo");
 	if (!tt_json_int(seq, &seq_no))
 		seq_no = 0;
-	buf_add(&s->copy, num, tt_json_format_int(seq_no, num));
-	buf_add(&s->copy, "\t", 1);
-	if (row->user_id != NULL)
-		copy_field(&s->copy, row->user_id, strlen(row->user_id));
+	buf_add(copy, num, tt_json_format_int(seq_no, num));
+	buf_add(copy, "\t", 1);
+	if (user_id != NULL)
+		copy_field(copy, user_id->str, user_id->len);
 	else
-		buf_str(&s->copy, "\\N");
-	buf_add(&s->copy, "\t", 1);
-	if (!event_text(s, v, &text, &tlen)) {
-		s->copy.len = mark_copy;
+		buf_str(copy, "\\N");
+	buf_add(copy, "\t", 1);
+	if (!event_text(s, v, line, len, &text, &tlen)) {
+		copy->len = mark_copy;
 		dead_letter(s, "too_large", "cannot write the event (out of memory, or more than 16 members named _...)",
 		    line, len, false, v, lineno);
 		return true;
 	}
-	copy_field(&s->copy, (const char *)text, tlen);
-	buf_add(&s->copy, "\n", 1);
-	row->copy_len = s->copy.len - mark_copy;
-	if (a->failed || s->copy.failed) {
+	copy_field(copy, (const char *)text, tlen);
+	buf_add(copy, "\n", 1);
+	row->copy_len = copy->len - mark_copy;
+	if (user_id != NULL)
+		track_user(b, user, user_id, ts, ms);
+	if (a->failed || copy->failed) {
 		s->status = TT_EXIT_FAILURE;
 		tt_log_msg(TT_LOG_ERROR, "out of memory", NULL, NULL);
 		return true;
 	}
-	if (s->count == 0)
-		s->batch_started = tt_time_mono_ms();
-	s->count++;
+	if (b->count == 0)
+		b->started = tt_time_mono_ms();
+	b->count++;
 	return true;
 }
 
@@ -432,10 +598,10 @@ run(struct store *s, const char *sql, const char *what)
 /* Makes the partitions of the batch's days that are not known yet (each
  * in its own short transaction, before the batch's). */
 static enum outcome
-ensure_partitions(struct store *s)
+ensure_partitions(struct store *s, const struct batch *b)
 {
-	for (size_t i = 0; i < s->count; i++) {
-		int64_t day = s->rows[i].day;
+	for (size_t i = 0; i < b->count; i++) {
+		int64_t day = b->rows[i].day;
 		char date[TT_TIME_ISO_LEN];
 		const char *params[1] = { date };
 		bool known = false;
@@ -461,12 +627,13 @@ ensure_partitions(struct store *s)
 static void
 values_row(struct buf *sql, int *k, int n, const char *const *casts)
 {
-	char ph[32];
+	char num[TT_JSON_INT_LEN];
 
 	buf_str(sql, *k == 1 ? "(" : ",(");
 	for (int i = 0; i < n; i++) {
-		snprintf(ph, sizeof ph, "%s$%d%s", i ? "," : "", (*k)++, casts[i]);
-		buf_str(sql, ph);
+		buf_str(sql, i ? ",$" : "$");
+		buf_add(sql, num, tt_json_format_int((*k)++, num));
+		buf_str(sql, casts[i]);
 	}
 	buf_str(sql, ")");
 }
@@ -474,14 +641,15 @@ values_row(struct buf *sql, int *k, int n, const char *const *casts)
 /* Streams, sessions and users of the batch: inserted or brought up to
  * date, in the batch's transaction. */
 static enum outcome
-bookkeeping(struct store *s)
+bookkeeping(struct store *s, const struct batch *b)
 {
 	static const char *const stream_casts[] = { "", "::timestamptz", "::timestamptz", "::uuid" };
 	static const char *const session_casts[] = { "::uuid", "", "", "::timestamptz", "::timestamptz",
 		"::timestamptz", "" };
-	static const char *const user_casts[] = { "", "", "", "", "::timestamptz" };
+	static const char *const user_casts[] = { "", "", "", "", "::timestamptz", "::timestamptz" };
 	struct buf sql = { 0 };
-	const char **params = calloc(5 * s->count + 7 * MAX_SESSIONS + 1, sizeof *params);
+	size_t nparams = 6 * b->nusers > 7 * b->nsessions ? 6 * b->nusers : 7 * b->nsessions;
+	const char **params = calloc(nparams + 1, sizeof *params);
 	enum outcome o = DONE;
 	int k;
 
@@ -490,8 +658,8 @@ bookkeeping(struct store *s)
 	k = 1;
 	buf_str(&sql, "INSERT INTO streams AS s (stream_id, first_seen, last_seen, last_session_id) "
 	    "SELECT v.id, min(v.f), max(v.l), (array_agg(v.sid ORDER BY v.l DESC))[1] FROM (VALUES ");
-	for (size_t i = 0; i < s->nsessions; i++) {
-		const struct session *ss = &s->sessions[i];
+	for (size_t i = 0; i < b->nsessions; i++) {
+		const struct session *ss = &b->sessions[i];
 
 		params[k - 1] = ss->stream_id;
 		params[k] = ss->first_ts;
@@ -512,8 +680,8 @@ bookkeeping(struct store *s)
 		k = 1;
 		buf_str(&sql, "INSERT INTO sessions AS s (session_id, stream_id, source, started_at, last_event_at, "
 		    "ended_at, end_reason) VALUES ");
-		for (size_t i = 0; i < s->nsessions; i++) {
-			const struct session *ss = &s->sessions[i];
+		for (size_t i = 0; i < b->nsessions; i++) {
+			const struct session *ss = &b->sessions[i];
 
 			params[k - 1] = ss->id;
 			params[k] = ss->stream_id;
@@ -533,25 +701,25 @@ bookkeeping(struct store *s)
 			o = run_params(s, sql.p, k - 1, params, "cannot store sessions");
 	}
 
-	if (o == DONE) {
+	/* One row per user (track_user): ON CONFLICT DO UPDATE may touch a
+	 * row only once per statement, and fewer rows cost less. */
+	if (o == DONE && b->nusers > 0) {
 		sql.len = 0;
 		k = 1;
 		buf_str(&sql, "INSERT INTO users AS u (user_id, unique_id, nickname, avatar_url, first_seen, last_seen) "
-		    "SELECT v.id, (array_agg(v.uid ORDER BY v.ts DESC))[1], (array_agg(v.nick ORDER BY v.ts DESC))[1], "
-		    "(array_agg(v.av ORDER BY v.ts DESC))[1], min(v.ts), max(v.ts) FROM (VALUES ");
-		for (size_t i = 0; i < s->count; i++) {
-			const struct row *row = &s->rows[i];
+		    "VALUES ");
+		for (size_t i = 0; i < b->nusers; i++) {
+			const struct user *u = &b->users[i];
 
-			if (row->user_id == NULL)
-				continue;
-			params[k - 1] = row->user_id;
-			params[k] = row->unique_id;
-			params[k + 1] = row->nickname;
-			params[k + 2] = row->avatar;
-			params[k + 3] = row->ts;
-			values_row(&sql, &k, 5, user_casts);
+			params[k - 1] = u->id;
+			params[k] = u->unique_id;
+			params[k + 1] = u->nickname;
+			params[k + 2] = u->avatar;
+			params[k + 3] = u->first_ts;
+			params[k + 4] = u->last_ts;
+			values_row(&sql, &k, 6, user_casts);
 		}
-		buf_str(&sql, ") AS v(id, uid, nick, av, ts) GROUP BY v.id ON CONFLICT (user_id) DO UPDATE SET "
+		buf_str(&sql, " ON CONFLICT (user_id) DO UPDATE SET "
 		    "unique_id = CASE WHEN EXCLUDED.last_seen >= u.last_seen "
 		    "THEN COALESCE(EXCLUDED.unique_id, u.unique_id) ELSE u.unique_id END, "
 		    "nickname = CASE WHEN EXCLUDED.last_seen >= u.last_seen "
@@ -562,7 +730,7 @@ bookkeeping(struct store *s)
 		    "THEN NULL ELSE u.pseudonymized_at END, "
 		    "first_seen = LEAST(u.first_seen, EXCLUDED.first_seen), "
 		    "last_seen = GREATEST(u.last_seen, EXCLUDED.last_seen)");
-		if (k > 1 && !sql.failed)
+		if (!sql.failed)
 			o = run_params(s, sql.p, k - 1, params, "cannot store users");
 	}
 	if (sql.failed) {
@@ -586,21 +754,15 @@ copy_in(struct store *s, const char *table, const char *data, size_t len, PGresu
 	*res_out = NULL;
 	if (s->pg.conn == NULL)
 		return RETRY;
-	snprintf(sql, sizeof sql, "COPY %s (event_id, ts, ingested_at, event_type, source, stream_id, "
-	    "session_id, seq_no, user_id, event) FROM STDIN", table);
+	snprintf(sql, sizeof sql, "COPY %s (" EVENT_COLUMNS ") FROM STDIN", table);
 	res = PQexec(s->pg.conn, sql);
 	if (res == NULL || PQresultStatus(res) != PGRES_COPY_IN) {
 		*res_out = res;
 		return tt_pg_transient(&s->pg, res) ? RETRY : FAILED;
 	}
 	PQclear(res);
-	for (size_t off = 0; off < len && o == DONE;) {
-		size_t n = len - off < (1u << 20) ? len - off : (1u << 20);
-
-		if (PQputCopyData(s->pg.conn, data + off, (int)n) != 1)
-			o = RETRY;
-		off += n;
-	}
+	if (!tt_pg_put_copy_data(s->pg.conn, data, len))
+		o = RETRY;
 	if (PQputCopyEnd(s->pg.conn, o == DONE ? NULL : "client failed") != 1)
 		o = RETRY;
 	while ((res = PQgetResult(s->pg.conn)) != NULL) {
@@ -621,29 +783,29 @@ copy_in(struct store *s, const char *table, const char *data, size_t len, PGresu
  * already stored, any other refusal marks the row (it becomes a DLQ
  * record once the rest has committed). */
 static enum outcome
-store_rows_one_by_one(struct store *s)
+store_rows_one_by_one(struct store *s, struct batch *b)
 {
-	for (size_t i = 0; i < s->count; i++) {
-		struct row *row = &s->rows[i];
+	for (size_t i = 0; i < b->count; i++) {
+		struct row *row = &b->rows[i];
 		PGresult *res;
 		enum outcome o;
 
 		if ((o = run(s, "SAVEPOINT one_row", "cannot set a savepoint")) != DONE)
 			return o;
-		o = copy_in(s, "events", s->copy.p + row->copy_off, row->copy_len, &res);
+		o = copy_in(s, "events", b->copy.p + row->copy_off, row->copy_len, &res);
 		if (o == DONE) {
-			s->stored++;
+			b->stored++;
 		} else if (o == RETRY) {
 			return failure(s, res, "connection lost storing a row");
 		} else if (strcmp(tt_pg_state(res), "23505") == 0) {
-			s->duplicates++;
+			b->duplicates++;
 		} else {
 			const char *text = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 			char err[400];
 
 			snprintf(err, sizeof err, "PostgreSQL refused the event: %s (SQLSTATE %s)",
 			    text != NULL ? text : "unknown error", tt_pg_state(res));
-			row->error = tt_arena_strdup(&s->arena, err, strlen(err));
+			row->error = tt_arena_strdup(&b->arena, err, strlen(err));
 		}
 		PQclear(res);
 		if ((o = run(s, o == DONE ? "RELEASE SAVEPOINT one_row" : "ROLLBACK TO SAVEPOINT one_row",
@@ -656,7 +818,7 @@ store_rows_one_by_one(struct store *s)
 /* The events of a batch that holds duplicates: COPY into a staging table,
  * then INSERT ... ON CONFLICT DO NOTHING. */
 static enum outcome
-store_with_duplicates(struct store *s, PGresult **res_out)
+store_with_duplicates(struct store *s, struct batch *b, PGresult **res_out)
 {
 	PGresult *res;
 	enum outcome o;
@@ -668,7 +830,7 @@ store_with_duplicates(struct store *s, PGresult **res_out)
 			return o;
 		s->stage_connects = s->pg.connects;
 	}
-	o = copy_in(s, "ttlc_stage", s->copy.p, s->copy.len, res_out);
+	o = copy_in(s, "ttlc_stage", b->copy.p, b->copy.len, res_out);
 	if (o != DONE)
 		return o;
 	res = PQexec(s->pg.conn, "INSERT INTO events SELECT * FROM ttlc_stage ON CONFLICT DO NOTHING");
@@ -679,35 +841,41 @@ store_with_duplicates(struct store *s, PGresult **res_out)
 	{
 		uint64_t inserted = strtoull(PQcmdTuples(res), NULL, 10);
 
-		s->stored += inserted;
-		s->duplicates += s->count - inserted;
+		b->stored += inserted;
+		b->duplicates += b->count - inserted;
 	}
 	PQclear(res);
 	return run(s, "TRUNCATE ttlc_stage", "cannot empty the staging table");
 }
 
-/* One attempt at storing the batch in one transaction. */
+/* The start of every attempt: a clean slate, the partitions, BEGIN, the
+ * bookkeeping, and the savepoint the events go back to when refused. */
 static enum outcome
-try_batch(struct store *s)
+begin_batch(struct store *s, struct batch *b)
 {
-	uint64_t stored = s->stored, duplicates = s->duplicates;
-	PGresult *res = NULL;
 	enum outcome o;
 
-	for (size_t i = 0; i < s->count; i++)
-		s->rows[i].error = NULL;
-	if ((o = ensure_partitions(s)) != DONE)
+	b->stored = b->duplicates = 0;
+	for (size_t i = 0; i < b->count; i++)
+		b->rows[i].error = NULL;
+	if ((o = ensure_partitions(s, b)) != DONE)
 		return o;
 	if ((o = run(s, "BEGIN", "cannot begin")) != DONE)
 		return o;
-	if ((o = bookkeeping(s)) != DONE)
+	if ((o = bookkeeping(s, b)) != DONE)
 		return o;
-	if ((o = run(s, "SAVEPOINT whole_batch", "cannot set a savepoint")) != DONE)
-		return o;
-	/* Nearly always: one COPY straight into events. */
-	o = copy_in(s, "events", s->copy.p, s->copy.len, &res);
+	return run(s, "SAVEPOINT whole_batch", "cannot set a savepoint");
+}
+
+/* The rest of an attempt once the COPY of the whole batch into events has
+ * given o, with res its failed result (owned; NULL if none): a refused
+ * COPY is redone from the savepoint, through the staging table when it
+ * was a duplicate, else row by row; then COMMIT. */
+static enum outcome
+complete_attempt(struct store *s, struct batch *b, enum outcome o, PGresult *res)
+{
 	if (o == DONE) {
-		s->stored += s->count;
+		b->stored = b->count;
 	} else if (o == FAILED) {
 		bool duplicate = strcmp(tt_pg_state(res), "23505") == 0;
 
@@ -717,62 +885,79 @@ try_batch(struct store *s)
 			return o;
 		/* An entry delivered again: skip what is stored already. */
 		if (duplicate) {
-			o = store_with_duplicates(s, &res);
+			o = store_with_duplicates(s, b, &res);
 			if (o == FAILED) {
 				PQclear(res);
 				res = NULL;
 				if ((o = run(s, "ROLLBACK TO SAVEPOINT whole_batch", "cannot roll back")) != DONE)
 					return o;
-				o = store_rows_one_by_one(s);
+				o = store_rows_one_by_one(s, b);
 			}
 		} else {
 			/* Some row is refused: find it, store the others. */
-			o = store_rows_one_by_one(s);
+			o = store_rows_one_by_one(s, b);
 		}
 	}
 	if (o == RETRY && res != NULL)
-		o = failure(s, res, "connection lost storing the batch");
-	else if (o == RETRY)
+		return failure(s, res, "connection lost storing the batch");
+	if (o == RETRY)
 		tt_pg_disconnect(&s->pg);
 	if (o != DONE)
-		goto undo;
-	if ((o = run(s, "COMMIT", "cannot commit")) != DONE)
-		goto undo;
-	tt_pg_ok(&s->pg);
-	return DONE;
-undo:
-	s->stored = stored;
-	s->duplicates = duplicates;
-	return o;
+		return o;
+	return run(s, "COMMIT", "cannot commit");
 }
 
-/* Stores the batch (retrying it whole over new connections), then echoes
- * its lines and writes the DLQ records of the rows PostgreSQL refused. */
-static void
-flush_batch(struct store *s)
+/* One attempt at storing the batch in one transaction, synchronously. */
+static enum outcome
+try_batch(struct store *s, struct batch *b)
 {
+	PGresult *res = NULL;
 	enum outcome o;
 
-	if (s->count == 0 || s->status != TT_EXIT_OK)
-		return;
-	while ((o = try_batch(s)) == RETRY) {
-		bool fatal;
+	if ((o = begin_batch(s, b)) != DONE)
+		return o;
+	o = copy_in(s, "events", b->copy.p, b->copy.len, &res);
+	return complete_attempt(s, b, o, res);
+}
 
+/* Takes an attempt that gave o to its end: retried whole over new
+ * connections while the failure passes, rolled back when it does not.
+ * True when the batch has committed. */
+static bool
+settle(struct store *s, struct batch *b, enum outcome o)
+{
+	bool fatal;
+
+	while (o == RETRY) {
 		s->retries++;
 		if (!tt_pg_connect(&s->pg, &fatal)) {
 			s->status = fatal ? TT_EXIT_CONFIG : tt_stop_requested() ? TT_EXIT_TEMPFAIL : TT_EXIT_UNAVAILABLE;
-			return;
+			return false;
 		}
+		o = try_batch(s, b);
 	}
 	if (o == FAILED) {
 		if (s->pg.conn != NULL && PQtransactionStatus(s->pg.conn) != PQTRANS_IDLE)
 			tt_pg_exec(&s->pg, "ROLLBACK", NULL);
 		s->status = TT_EXIT_FAILURE;
-		return;
+		return false;
 	}
+	tt_pg_ok(&s->pg);
+	return true;
+}
+
+/* ---- lines out ------------------------------------------------------ */
+
+/* A committed batch: its lines echoed in order, the rows PostgreSQL
+ * refused written as DLQ records; then the batch is emptied. */
+static void
+echo_batch(struct store *s, struct batch *b)
+{
 	s->batches++;
-	for (size_t i = 0; i < s->count && s->status == TT_EXIT_OK; i++) {
-		const struct row *row = &s->rows[i];
+	s->stored += b->stored;
+	s->duplicates += b->duplicates;
+	for (size_t i = 0; i < b->count && s->status == TT_EXIT_OK; i++) {
+		const struct row *row = &b->rows[i];
 
 		if (row->error != NULL)
 			dead_letter(s, "store_rejected", row->error, row->line, row->line_len, false, row->v, row->lineno);
@@ -782,27 +967,133 @@ flush_batch(struct store *s)
 	tt_out_flush(&s->out);
 	if (s->dlq != NULL && s->dlq != &s->out)
 		tt_out_flush(s->dlq);
-	s->count = 0;
-	s->nsessions = 0;
-	s->copy.len = 0;
-	tt_arena_reset(&s->arena);
+	batch_clear(b);
 }
 
-/* tt_lines' hook, before a read that may block: keep filling the batch
- * while lines keep coming within --flush-ms of its first, else store it. */
+/* ---- the batch in flight: sending and landing --------------------- */
+
+#define COPY_AND_COMMIT "COPY events (" EVENT_COLUMNS ") FROM STDIN; COMMIT"
+
+/* Finishes the batch in flight (waiting for its results): echoed if it
+ * committed, else taken to its end the synchronous way first. */
+static void
+land(struct store *s)
+{
+	struct batch *b = s->flight.b;
+	struct tt_pg_copy *c = &s->flight.copy;
+	enum outcome o;
+
+	s->flight.b = NULL;
+	if (s->status != TT_EXIT_OK) {
+		/* Stopping on an error: the server commits or rolls back on
+		 * its own; the lines are not echoed, so they come again. */
+		PQclear(c->failed);
+		tt_pg_disconnect(&s->pg);
+		batch_clear(b);
+		return;
+	}
+	tt_pg_copy_wait(&s->pg, c);
+	if (c->lost) {
+		tt_pg_log_result(TT_LOG_WARN, "connection lost storing the batch", &s->pg, c->failed);
+		PQclear(c->failed);
+		tt_pg_disconnect(&s->pg);
+		o = RETRY;
+	} else if (c->failed == NULL && c->ok == 2 && strcmp(c->last_tag, "COMMIT") == 0) {
+		b->stored = b->count;
+		o = DONE;
+	} else if (c->failed != NULL && c->ok == 0) {
+		/* The COPY was refused: go on from the savepoint. */
+		o = complete_attempt(s, b, tt_pg_transient(&s->pg, c->failed) ? RETRY : FAILED, c->failed);
+	} else if (c->failed != NULL) {
+		o = failure(s, c->failed, "cannot commit");
+	} else {
+		tt_log_msg(TT_LOG_ERROR, "COMMIT did not commit", "tag", c->last_tag);
+		o = FAILED;
+	}
+	if (settle(s, b, o))
+		echo_batch(s, b);
+}
+
+/* Moves the batch in flight along without waiting: hands libpq's pending
+ * data to the socket, and lands the batch once its results are in. */
+static void
+pump(struct store *s)
+{
+	if (s->flight.b != NULL && tt_pg_copy_poll(&s->pg, &s->flight.copy))
+		land(s);
+}
+
+/* Starts storing the batch being filled: the batch in flight lands first
+ * (its lines are echoed before any of this one's), then this one is sent
+ * and the other batch is filled meanwhile. When it cannot be sent, it is
+ * stored (or given up) synchronously. */
+static void
+ship(struct store *s)
+{
+	struct batch *b = s->fill;
+	PGresult *res;
+	enum outcome o;
+
+	if (s->flight.b != NULL)
+		land(s);
+	if (b->count == 0 || s->status != TT_EXIT_OK)
+		return;
+	if ((o = begin_batch(s, b)) == DONE) {
+		if (tt_pg_copy_send(&s->pg, &s->flight.copy, COPY_AND_COMMIT, b->copy.p, b->copy.len, &res)) {
+			s->flight.b = b;
+			s->fill = b == &s->pair[0] ? &s->pair[1] : &s->pair[0];
+			return;
+		}
+		o = complete_attempt(s, b, tt_pg_transient(&s->pg, res) ? RETRY : FAILED, res);
+	}
+	if (settle(s, b, o))
+		echo_batch(s, b);
+}
+
+/* Stores everything read so far, and waits for it. */
+static void
+store_all(struct store *s)
+{
+	ship(s);
+	if (s->flight.b != NULL)
+		land(s);
+}
+
+/* tt_lines' hook, before a read that may block. While input keeps coming
+ * within --flush-ms of the first line of the batch being filled, it goes
+ * on filling; when the input pauses, the batch in flight lands as soon as
+ * its results come, and the batch being filled is stored once its first
+ * line has waited --flush-ms. */
 static void
 flush_hook(void *ctx)
 {
 	struct store *s = ctx;
-	int64_t waited = tt_time_mono_ms() - s->batch_started;
 
-	if (s->count > 0 && waited < (int64_t)s->flush_ms) {
-		struct pollfd p = { .fd = s->lines.fd, .events = POLLIN };
+	while (s->status == TT_EXIT_OK) {
+		struct pollfd p[2] = { { .fd = s->lines.fd, .events = POLLIN }, { .fd = -1 } };
+		int timeout = -1;
 
-		if (poll(&p, 1, (int)((int64_t)s->flush_ms - waited)) > 0)
+		pump(s);
+		if (s->fill->count > 0) {
+			int64_t left = s->fill->started + (int64_t)s->flush_ms - tt_time_mono_ms();
+
+			if (left <= 0) {
+				store_all(s);
+				break;
+			}
+			timeout = (int)left;
+		} else if (s->flight.b == NULL) {
+			break; /* nothing is waiting: the read may block */
+		}
+		if (s->flight.b != NULL) {
+			p[1].fd = PQsocket(s->pg.conn);
+			p[1].events = POLLIN | (s->flight.copy.unsent ? POLLOUT : 0);
+		}
+		if (poll(p, 2, timeout) < 0 && errno == EINTR && tt_stop_requested())
 			return;
+		if (p[0].revents != 0)
+			return; /* more input */
 	}
-	flush_batch(s);
 	if (s->dlq != NULL)
 		tt_out_flush(s->dlq); /* dead letters of lines that never reach a batch */
 }
@@ -826,7 +1117,7 @@ main(int argc, char **argv)
 	size_t len;
 	char err[512];
 	int opt;
-	bool fatal;
+	bool fatal, batches_ok;
 	struct tt_logrec r;
 
 	tt_log_init("tt-store");
@@ -874,15 +1165,16 @@ main(int argc, char **argv)
 		}
 		s.dlq = &s.dlq_out;
 	}
-	s.cap = batch;
-	s.rows = calloc(batch, sizeof *s.rows);
+	s.cap = (size_t)batch;
+	batches_ok = batch_init(&s.pair[0], s.cap, (size_t)max_line);
+	batches_ok = batch_init(&s.pair[1], s.cap, (size_t)max_line) && batches_ok;
+	s.fill = &s.pair[0];
 	s.parser = tt_json_parser_new();
 	s.writer = tt_json_writer_new();
 	s.schema = tt_schema_compile(tt_schema_unified_event_v1, tt_schema_unified_event_v1_len, err, sizeof err);
-	tt_arena_init(&s.arena, (size_t)batch * (4 * max_line + 65536));
 	tt_arena_init(&s.scratch, 8 * max_line + 65536);
 	tt_stop_on_signals();
-	if (s.rows == NULL || s.parser == NULL || s.writer == NULL || s.schema == NULL) {
+	if (!batches_ok || s.parser == NULL || s.writer == NULL || s.schema == NULL) {
 		tt_log_msg(TT_LOG_ERROR, "cannot start", "error", s.schema == NULL ? err : "out of memory");
 		s.status = TT_EXIT_FAILURE;
 	} else if (!tt_pg_connect(&s.pg, &fatal)) {
@@ -897,16 +1189,18 @@ main(int argc, char **argv)
 			s.in++;
 			if (!take_line(&s, line, len, st == TT_LINES_TOO_LONG, s.lines.lineno)) {
 				/* The batch is full (or holds too many sessions). */
-				flush_batch(&s);
+				ship(&s);
 				if (s.status == TT_EXIT_OK && !take_line(&s, line, len, false, s.lines.lineno)) {
 					tt_log_msg(TT_LOG_ERROR, "cannot take a line into an empty batch", NULL, NULL);
 					s.status = TT_EXIT_FAILURE;
 				}
 			}
-			if (s.count == s.cap)
-				flush_batch(&s);
+			if (s.fill->count == s.cap)
+				ship(&s);
+			else if (s.in % PUMP_EVERY == 0)
+				pump(&s);
 		}
-		flush_batch(&s);
+		store_all(&s);
 		tt_lines_close(&s.lines);
 	}
 	if (s.dlq == &s.dlq_out && !tt_out_close(&s.dlq_out) && s.status == TT_EXIT_OK)
@@ -927,9 +1221,8 @@ main(int argc, char **argv)
 	tt_json_parser_free(s.parser);
 	tt_json_writer_free(s.writer);
 	tt_schema_free(s.schema);
-	tt_arena_free(&s.arena);
+	batch_free(&s.pair[0]);
+	batch_free(&s.pair[1]);
 	tt_arena_free(&s.scratch);
-	free(s.rows);
-	free(s.copy.p);
 	return s.status;
 }

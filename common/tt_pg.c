@@ -248,3 +248,96 @@ tt_pg_exec(struct tt_pg *pg, const char *sql, PGresult **res_out)
 		PQclear(res);
 	return false;
 }
+
+bool
+tt_pg_put_copy_data(PGconn *conn, const char *data, size_t len)
+{
+	for (size_t off = 0; off < len;) {
+		size_t n = len - off < (1u << 20) ? len - off : (1u << 20);
+
+		if (PQputCopyData(conn, data + off, (int)n) != 1)
+			return false;
+		off += n;
+	}
+	return true;
+}
+
+bool
+tt_pg_copy_send(struct tt_pg *pg, struct tt_pg_copy *c, const char *sql, const char *data, size_t len,
+    PGresult **res_out)
+{
+	PGresult *res, *more;
+	int flushed;
+
+	memset(c, 0, sizeof *c);
+	*res_out = NULL;
+	if (pg->conn == NULL || !PQsendQuery(pg->conn, sql))
+		return false;
+	res = PQgetResult(pg->conn);
+	if (res == NULL || PQresultStatus(res) != PGRES_COPY_IN) {
+		/* Refused at once: the statements after it are skipped. */
+		while ((more = PQgetResult(pg->conn)) != NULL)
+			PQclear(more);
+		*res_out = res;
+		return false;
+	}
+	PQclear(res);
+	/* Non-blocking: libpq keeps what the socket cannot take yet, and
+	 * tt_pg_copy_poll hands it over later. */
+	if (PQsetnonblocking(pg->conn, 1) != 0 || !tt_pg_put_copy_data(pg->conn, data, len) ||
+	    PQputCopyEnd(pg->conn, NULL) != 1 || (flushed = PQflush(pg->conn)) < 0)
+		return false;
+	c->unsent = flushed == 1;
+	return true;
+}
+
+/* Takes one result into c. */
+static void
+copy_result(struct tt_pg_copy *c, PGresult *res)
+{
+	if (c->failed == NULL && PQresultStatus(res) == PGRES_COMMAND_OK) {
+		c->ok++;
+		snprintf(c->last_tag, sizeof c->last_tag, "%s", PQcmdStatus(res));
+		PQclear(res);
+	} else if (c->failed == NULL) {
+		c->failed = res;
+	} else {
+		PQclear(res);
+	}
+}
+
+bool
+tt_pg_copy_poll(struct tt_pg *pg, struct tt_pg_copy *c)
+{
+	PGresult *res;
+	int flushed;
+
+	while (!c->lost) {
+		flushed = PQflush(pg->conn);
+		c->unsent = flushed == 1;
+		if (flushed < 0 || !PQconsumeInput(pg->conn)) {
+			c->lost = true;
+			break;
+		}
+		if (PQisBusy(pg->conn))
+			return false;
+		if ((res = PQgetResult(pg->conn)) == NULL)
+			break;
+		copy_result(c, res);
+	}
+	c->unsent = false;
+	return true;
+}
+
+void
+tt_pg_copy_wait(struct tt_pg *pg, struct tt_pg_copy *c)
+{
+	PGresult *res;
+
+	/* PQgetResult sends what libpq still holds, then waits. */
+	while (!c->lost && (res = PQgetResult(pg->conn)) != NULL)
+		copy_result(c, res);
+	c->unsent = false;
+	if (!c->lost && PQsetnonblocking(pg->conn, 0) != 0)
+		c->lost = true;
+}

@@ -7,6 +7,8 @@
  * UTC. A lost connection is reconnected with the seed's back-off
  * (tt_backoff) until a statement succeeds again (tt_pg_ok); after
  * RECONNECT_MAX_ATTEMPTS failed attempts in a row the caller exits 69.
+ * A COPY can be left in flight (tt_pg_copy_send) while the caller works
+ * on, so that client and server need not wait for each other.
  */
 #ifndef TT_PG_H
 #define TT_PG_H
@@ -64,5 +66,41 @@ void tt_pg_log_result(enum tt_log_level level, const char *msg, const struct tt_
  * result for the caller to inspect and clear (NULL when the connection
  * failed before one came). */
 bool tt_pg_exec(struct tt_pg *pg, const char *sql, PGresult **res_out);
+
+/* Sends data[0..len) as COPY data, in pieces libpq's int lengths can
+ * carry. False when libpq cannot take it (the connection failed). */
+bool tt_pg_put_copy_data(PGconn *conn, const char *data, size_t len);
+
+/* A COPY in flight: a query string that begins with COPY ... FROM STDIN
+ * (statements may follow it, as in "COPY ...; COMMIT"), sent with all its
+ * data without waiting for the server, so that the caller can work
+ * meanwhile. The caller calls tt_pg_copy_poll now and then (it hands
+ * libpq's pending data to the socket) and tt_pg_copy_wait at the end.
+ * While one is in flight the connection is non-blocking and may run
+ * nothing else. */
+struct tt_pg_copy {
+	unsigned ok;              /* results that came back OK, in order */
+	char last_tag[32];        /* the command tag of the last of them */
+	PGresult *failed;         /* the first that was not OK (owned); the
+	                           * server skips the statements after it */
+	bool lost;                /* sending or reading failed: the connection is gone */
+	bool unsent;              /* libpq holds data the socket has not taken:
+	                           * a poll(2) should wait for POLLOUT too */
+};
+
+/* Starts sql and queues data behind it. True: in flight (c is reset).
+ * False: it could not start; *res_out is the server's refusal of the COPY
+ * (for the caller to inspect and clear), or NULL when the connection
+ * failed. */
+bool tt_pg_copy_send(struct tt_pg *pg, struct tt_pg_copy *c, const char *sql, const char *data, size_t len,
+    PGresult **res_out);
+
+/* Gathers the results that have come, without blocking. True when all
+ * are in (or the connection is lost). */
+bool tt_pg_copy_poll(struct tt_pg *pg, struct tt_pg_copy *c);
+
+/* Waits for all the results; then the connection is blocking again (or
+ * c->lost is set). */
+void tt_pg_copy_wait(struct tt_pg *pg, struct tt_pg_copy *c);
 
 #endif

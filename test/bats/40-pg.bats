@@ -41,6 +41,34 @@ count() {
 	admin_sql -c "SELECT count(*) FROM $1"
 }
 
+# hold_line N SECONDS - another session inserts the event of fixture line
+# N and holds it uncommitted for SECONDS, then rolls back: a COPY of that
+# event waits meanwhile. Returns once the row is held; sets $holder.
+hold_line() {
+	local insert
+	admin_sql -c "SELECT ttlc_event_partition('2026-02-22')" >/dev/null
+	insert=$(sed -n "$1p" "$UNIFIED_EVENTS" | jq -r '"INSERT INTO events (event_id, ts, ingested_at, event_type, source,
+	    stream_id, session_id, seq_no, event) VALUES (\([.eventId, .timestamp, .ingestedAt, .eventType, .source,
+	    .streamId, .sessionId] | map("\u0027\(.)\u0027") | join(", ")), \(.seqNo), \u0027{}\u0027)"')
+	admin_sql -c "BEGIN" -c "$insert" -c "SELECT pg_sleep($2)" -c "ROLLBACK" >/dev/null 3>&- &
+	holder=$!
+	for _ in $(seq 50); do
+		[ "$(admin_sql -c "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep($2)'")" -eq 1 ] && return
+		sleep 0.1
+	done
+	return 1
+}
+
+# store_waits - until tt-store's COPY waits for the held row (5 s at most).
+store_waits() {
+	for _ in $(seq 50); do
+		[ "$(admin_sql -c "SELECT count(*) FROM pg_stat_activity
+		    WHERE application_name = 'tt-store' AND wait_event_type = 'Lock'")" -eq 1 ] && return
+		sleep 0.1
+	done
+	return 1
+}
+
 @test "pg: tt-store --help, usage errors, and no DATABASE_URL (78)" {
 	run tt-store --help
 	[ "$status" -eq 0 ]
@@ -163,6 +191,82 @@ count() {
 	[ "$(count events)" -eq 1 ]
 	exec 8>&-
 	wait "$store"
+}
+
+@test "pg: in small batches, each line is echoed once, in order, and only after it is stored" {
+	# Another session holds line 5's event uncommitted: the COPY of the
+	# second batch (lines 4-6) waits for it, the third is read meanwhile,
+	# and only the first may be echoed until it rolls back.
+	hold_line 5 5
+	tt-store --batch 3 <"$UNIFIED_EVENTS" >out.ndjson 2>err.log 3>&- &
+	store=$!
+	store_waits
+	sleep 0.5
+	if ! head -3 "$UNIFIED_EVENTS" | cmp -s - out.ndjson; then
+		kill "$store"
+		fail "echoed before stored: $(wc -l <out.ndjson) lines, want 3"
+	fi
+	wait "$holder"
+	wait "$store"
+	cmp out.ndjson "$UNIFIED_EVENTS"
+	[ "$(count events)" -eq 38 ]
+	grep -q '"stored":38,"duplicates":0,"dlq":0,"batches":13,' err.log
+}
+
+@test "pg: the connection lost while a batch's COPY runs: the batch is stored again, nothing lost or echoed twice" {
+	hold_line 5 5
+	tt-store --batch 3 <"$UNIFIED_EVENTS" >out.ndjson 2>err.log 3>&- &
+	store=$!
+	store_waits
+	[ "$(admin_sql -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'tt-store'")" -eq 1 ]
+	wait "$holder"
+	wait "$store"
+	grep -q '"msg":"connection lost storing the batch"' err.log || fail "$(cat err.log)"
+	cmp out.ndjson "$UNIFIED_EVENTS"
+	[ "$(count events)" -eq 38 ]
+	grep -q '"stored":38,"duplicates":0,"dlq":0,"batches":13,"retries":1,' err.log
+}
+
+@test "pg: a batch is echoed as soon as it commits, even while the input pauses" {
+	mkfifo in
+	# A full batch of one line: stored at once, whatever --flush-ms says.
+	tt-store --batch 1 --flush-ms 60000 <in >out.ndjson 2>err.log 3>&- &
+	store=$!
+	exec 8>in
+	head -1 "$UNIFIED_EVENTS" >&8
+	for _ in $(seq 50); do [ -s out.ndjson ] && break; sleep 0.1; done
+	if [ "$(wc -l <out.ndjson)" -ne 1 ]; then
+		exec 8>&-
+		fail "not echoed while the input pauses" "$(cat err.log)"
+	fi
+	head -3 "$UNIFIED_EVENTS" | tail -2 >&8
+	exec 8>&-
+	wait "$store"
+	head -3 "$UNIFIED_EVENTS" | cmp - out.ndjson
+	[ "$(count events)" -eq 3 ]
+}
+
+@test "pg: redelivered and refused events in later batches: the rest commits, in order" {
+	head -10 "$UNIFIED_EVENTS" | tt-store >/dev/null 2>&1
+	bad=$(grep '"eventType":"CHAT"' "$UNIFIED_EVENTS" | head -1 | jq -c '.eventId = ("d" * 64) | .payload.text = "a\u0000b"')
+	{ head -20 "$UNIFIED_EVENTS"; echo "$bad"; tail -n +21 "$UNIFIED_EVENTS"; } >in.ndjson
+	tt-store --batch 4 --dlq dlq.ndjson <in.ndjson >out.ndjson 2>err.log
+	cmp out.ndjson "$UNIFIED_EVENTS"
+	[ "$(jq -r .reason dlq.ndjson)" = store_rejected ]
+	[ "$(count events)" -eq 38 ]
+	grep -q '"stored":28,"duplicates":10,"dlq":1,' err.log
+}
+
+@test "pg: a user's latest event in a batch wins, whatever the line order" {
+	jq -c 'select(.user.userId == "7034155873291748357")' "$UNIFIED_EVENTS" >mia.ndjson
+	[ "$(wc -l <mia.ndjson)" -ge 2 ]
+	# The latest event first, with a nickname of its own.
+	{ tail -1 mia.ndjson | jq -c '.user.nickname = "latest"'; head -n -1 mia.ndjson; } | tt-store >/dev/null 2>&1
+	first=$(head -1 mia.ndjson | jq -r .timestamp)
+	last=$(tail -1 mia.ndjson | jq -r .timestamp)
+	row=$(admin_sql -c "SELECT nickname, to_char(first_seen, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),
+	    to_char(last_seen, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM users WHERE user_id = '7034155873291748357'")
+	[ "$row" = "latest|$first|$last" ] || fail "got $row"
 }
 
 @test "pg: PostgreSQL restarted mid-run: tt-store reconnects, retries the batch, loses nothing" {
