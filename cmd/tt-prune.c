@@ -55,21 +55,22 @@ struct prune {
 	char *vacuum[MAX_VACUUM]; /* tables changed in place (owned) */
 	size_t nvacuum;
 	bool locked;              /* holds the advisory lock */
-	bool complete;            /* every step ran */
 	uint64_t partitions, events, users, erased;
 	int status;
 };
 
 /* ---- the database side -------------------------------------------- */
 
-/* The exit status a refusal that retrying cannot mend deserves. */
+/* The exit status a refusal that retrying cannot mend deserves. (A table
+ * that goes away while a step runs is not one: see run's may_vanish.) */
 static int
 status_of(const PGresult *res)
 {
 	const char *s = tt_pg_state(res);
 
-	/* The functions are missing (003 not applied), or the role may not
-	 * use them: the setup is wrong, not the run. */
+	/* The functions or their tables are missing (003 not applied), the
+	 * role may not use them, or the period asked is below the owner's
+	 * minimum (ttlc_settings): the setup is wrong, not the run. */
 	if (strcmp(s, "42883") == 0 || strcmp(s, "42P01") == 0 || strcmp(s, "42501") == 0)
 		return TT_EXIT_CONFIG;
 	/* lock_timeout: a long transaction holds events; another night. */
@@ -115,9 +116,11 @@ connect_and_lock(struct prune *p)
  * (none: the simple protocol, which VACUUM needs). A transient failure
  * reconnects, takes the lock again and runs it again: every step is
  * idempotent. Returns the result (the caller clears it), or NULL with the
- * failure logged and p->status set. */
+ * failure logged and p->status set. With may_vanish, the statement is
+ * about one table that someone else may drop meanwhile: "no such table"
+ * (42P01) then returns NULL with a warning and p->status unchanged. */
 static PGresult *
-run(struct prune *p, const char *sql, int nparams, const char *const *params, const char *what)
+run(struct prune *p, const char *sql, int nparams, const char *const *params, bool may_vanish, const char *what)
 {
 	for (;;) {
 		PGresult *res;
@@ -135,6 +138,11 @@ run(struct prune *p, const char *sql, int nparams, const char *const *params, co
 		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
 			tt_pg_ok(&p->pg);
 			return res;
+		}
+		if (may_vanish && strcmp(tt_pg_state(res), "42P01") == 0) {
+			tt_pg_log_result(TT_LOG_WARN, "the table went away meanwhile; skipped", &p->pg, res);
+			PQclear(res);
+			return NULL;
 		}
 		if (!tt_pg_transient(&p->pg, res)) {
 			tt_pg_log_result(TT_LOG_ERROR, what, &p->pg, res);
@@ -160,59 +168,87 @@ want_vacuum(struct prune *p, const char *table, size_t len)
 		p->nvacuum++;
 }
 
+/* VACUUMs one table; false when it was not done (gone meanwhile: a
+ * warning; failed: p->status set). */
+static bool
+vacuum_one(struct prune *p, const char *table)
+{
+	char *name = PQescapeIdentifier(p->pg.conn, table, strlen(table));
+	char sql[256];
+	PGresult *res;
+	bool done;
+
+	if (name == NULL) {
+		tt_log_msg(TT_LOG_ERROR, "out of memory", NULL, NULL);
+		p->status = TT_EXIT_FAILURE;
+		return false;
+	}
+	snprintf(sql, sizeof sql, "VACUUM public.%s", name);
+	PQfreemem(name);
+	res = run(p, sql, 0, NULL, true, "cannot VACUUM");
+	done = res != NULL;
+	PQclear(res);
+	return done;
+}
+
 /* VACUUMs the tables noted by want_vacuum when this role may (it owns
- * them, or the database); otherwise says which tables the owner should
- * vacuum. Adds "vacuumed" or "vacuumNeeded" to the report. */
+ * them, or the database) and every step so far succeeded. Adds to the
+ * report "vacuumed" (when it may: the tables done) and "vacuumNeeded"
+ * (the tables left for the owner: this role may not, or a step or a
+ * VACUUM failed and p->status says why), with a warning naming them. A
+ * table gone meanwhile is in neither. */
 static void
 vacuum_changed(struct prune *p)
 {
-	struct tt_json *list;
+	struct tt_arena *a = &p->arena;
+	struct tt_json *done, *needed;
+	char names[2048];
+	size_t off = 0, nneeded = 0;
 	PGresult *res;
-	bool may;
+	bool may = false;
+	struct tt_logrec r;
 
 	if (p->nvacuum == 0)
 		return;
-	res = run(p, "SELECT pg_has_role(c.relowner, 'USAGE') OR pg_has_role(d.datdba, 'USAGE') "
-	    "FROM pg_class c, pg_database d WHERE c.oid = 'public.events'::regclass "
-	    "AND d.datname = current_database()", 0, NULL, "cannot check who owns events");
-	if (res == NULL)
+	if (p->status == TT_EXIT_OK)
+		res = run(p, "SELECT pg_has_role(c.relowner, 'USAGE') OR pg_has_role(d.datdba, 'USAGE') "
+		    "FROM pg_class c, pg_database d WHERE c.oid = 'public.events'::regclass "
+		    "AND d.datname = current_database()", 0, NULL, false, "cannot check who owns events");
+	else
+		res = NULL;
+	if (res != NULL) {
+		may = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		PQclear(res);
+	}
+	done = tt_json_new(a, TT_JSON_ARRAY);
+	needed = tt_json_new(a, TT_JSON_ARRAY);
+	names[0] = '\0';
+	for (size_t i = 0; i < p->nvacuum; i++) {
+		const char *table = p->vacuum[i];
+		struct tt_json *item = tt_json_new_str(a, table, strlen(table));
+
+		if (may && p->status == TT_EXIT_OK) {
+			if (vacuum_one(p, table))
+				tt_json_add(done, NULL, item);
+			if (p->status == TT_EXIT_OK)
+				continue;
+		}
+		tt_json_add(needed, NULL, item);
+		nneeded++;
+		if (off < sizeof names)
+			off += (size_t)snprintf(names + off, sizeof names - off, "%s%s", off ? " " : "", table);
+	}
+	if (may)
+		tt_json_add(p->report, "vacuumed", done);
+	if (nneeded == 0)
 		return;
-	may = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
-	list = tt_json_new(&p->arena, TT_JSON_ARRAY);
-	for (size_t i = 0; i < p->nvacuum && p->status == TT_EXIT_OK; i++) {
-		char *name = may ? PQescapeIdentifier(p->pg.conn, p->vacuum[i], strlen(p->vacuum[i])) : NULL;
-		char sql[256];
-
-		if (may && name == NULL) {
-			p->status = TT_EXIT_FAILURE;
-			break;
-		}
-		if (may) {
-			snprintf(sql, sizeof sql, "VACUUM public.%s", name);
-			PQfreemem(name);
-			res = run(p, sql, 0, NULL, "cannot VACUUM");
-			if (res == NULL)
-				break;
-			PQclear(res);
-		}
-		tt_json_add(list, NULL, tt_json_new_str(&p->arena, p->vacuum[i], strlen(p->vacuum[i])));
+	tt_json_add(p->report, "vacuumNeeded", needed);
+	if (tt_log_begin(&r, TT_LOG_WARN, !may && p->status == TT_EXIT_OK ?
+	    "old row versions stay in the files until VACUUM, which this role may not run: run it as the owner" :
+	    "old row versions stay in the files until VACUUM, which did not run: run it as the owner")) {
+		tt_log_str(&r, "tables", names);
+		tt_log_end(&r);
 	}
-	if (!may) {
-		char names[2048];
-		size_t off = 0;
-		struct tt_logrec r;
-
-		names[0] = '\0';
-		for (size_t i = 0; i < p->nvacuum && off < sizeof names; i++)
-			off += (size_t)snprintf(names + off, sizeof names - off, "%s%s", i ? " " : "", p->vacuum[i]);
-		if (tt_log_begin(&r, TT_LOG_WARN, "old row versions stay in the files until VACUUM, "
-		    "which this role may not run: run it as the owner")) {
-			tt_log_str(&r, "tables", names);
-			tt_log_end(&r);
-		}
-	}
-	tt_json_add(p->report, may ? "vacuumed" : "vacuumNeeded", list);
 }
 
 /* ---- retention ------------------------------------------------------ */
@@ -232,7 +268,7 @@ retention(struct prune *p)
 	tt_json_add(p->report, "retentionDays", tt_json_new_int(a, (int64_t)p->retention_days));
 	params[0] = days;
 	res = run(p, "SELECT to_char(ttlc_retention_cutoff($1::integer) AT TIME ZONE 'UTC', "
-	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", 1, params, "cannot compute the cutoff");
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", 1, params, false, "cannot compute the cutoff");
 	if (res == NULL)
 		return;
 	tt_json_add(p->report, "cutoff", tt_json_new_str(a, tt_arena_strdup(a, PQgetvalue(res, 0, 0),
@@ -240,7 +276,7 @@ retention(struct prune *p)
 	PQclear(res);
 	tt_json_add(p->report, "partitions", list);
 
-	parts = run(p, "SELECT partition FROM ttlc_expired_partitions($1::integer)", 1, params,
+	parts = run(p, "SELECT partition FROM ttlc_expired_partitions($1::integer)", 1, params, false,
 	    "cannot list the expired partitions");
 	if (parts == NULL)
 		return;
@@ -250,10 +286,10 @@ retention(struct prune *p)
 		const char *drop_params[3] = { name, days, dry };
 
 		res = run(p, "SELECT ttlc_drop_event_partition($1, $2::integer, $3::boolean)", 3, drop_params,
-		    "cannot drop a partition");
-		if (res == NULL)
+		    true, "cannot drop a partition");
+		if (res == NULL && p->status != TT_EXIT_OK)
 			break;
-		if (PQgetisnull(res, 0, 0)) {
+		if (res == NULL || PQgetisnull(res, 0, 0)) {
 			/* Gone meanwhile (the owner, or a step retried after a
 			 * reconnect that had committed). */
 			tt_log_msg(TT_LOG_INFO, "partition already gone", "partition", name);
@@ -283,7 +319,7 @@ retention(struct prune *p)
 		return;
 
 	params[1] = dry;
-	res = run(p, "SELECT ttlc_pseudonymize_users($1::integer, $2::boolean)", 2, params,
+	res = run(p, "SELECT ttlc_pseudonymize_users($1::integer, $2::boolean)", 2, params, false,
 	    "cannot pseudonymize users");
 	if (res == NULL)
 		return;
@@ -296,8 +332,6 @@ retention(struct prune *p)
 	}
 	if (p->users > 0 && !p->dry_run)
 		want_vacuum(p, "users", 5);
-	if (p->status == TT_EXIT_OK)
-		p->complete = true;
 }
 
 /* ---- erasure -------------------------------------------------------- */
@@ -329,7 +363,7 @@ erase_one(struct prune *p, const char *id, struct tt_json *list)
 	size_t len;
 	struct tt_logrec r;
 
-	res = run(p, "SELECT ttlc_erase_user($1, $2::boolean)::text", 2, params, "cannot erase the user");
+	res = run(p, "SELECT ttlc_erase_user($1, $2::boolean)::text", 2, params, false, "cannot erase the user");
 	if (res == NULL)
 		return;
 	len = (size_t)PQgetlength(res, 0, 0);
@@ -380,8 +414,6 @@ erasure(struct prune *p)
 	tt_json_add(p->report, "erased", list);
 	for (size_t i = 0; i < p->nerase && p->status == TT_EXIT_OK; i++)
 		erase_one(p, p->erase_ids[i], list);
-	if (p->status == TT_EXIT_OK)
-		p->complete = true;
 }
 
 /* ---- main ----------------------------------------------------------- */
@@ -395,7 +427,8 @@ is_user_id(const char *s)
 	return n >= 1 && n <= 20 && s[n] == '\0';
 }
 
-/* Writes the report as one line on standard output. */
+/* Writes the report as one line on standard output; "complete" says
+ * whether every step ran, the VACUUMs included. */
 static void
 print_report(struct prune *p)
 {
@@ -404,7 +437,7 @@ print_report(struct prune *p)
 	const unsigned char *text;
 	size_t len;
 
-	tt_json_add(p->report, "complete", tt_json_new_bool(&p->arena, p->complete));
+	tt_json_add(p->report, "complete", tt_json_new_bool(&p->arena, p->status == TT_EXIT_OK));
 	tt_out_stdout(&out);
 	if (w == NULL || p->arena.failed || !tt_json_write(w, p->report, &text, &len)) {
 		tt_log_msg(TT_LOG_ERROR, "out of memory writing the report", NULL, NULL);
@@ -482,7 +515,7 @@ main(int argc, char **argv)
 			erasure(&p);
 		else
 			retention(&p);
-		if (p.status == TT_EXIT_OK && !p.dry_run)
+		if (!p.dry_run)
 			vacuum_changed(&p);
 		print_report(&p);
 	} else if (p.report == NULL) {

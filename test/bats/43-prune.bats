@@ -1,8 +1,11 @@
 #!/usr/bin/env bats
 # tt-prune against a real PostgreSQL 15 that the suite starts (scripts/pg,
 # on a port of its own) and removes after: retention over partitions of
-# made-up old days, pseudonymization, erasure checked with a grep of a
-# full pg_dump, the advisory lock, the man page's examples and the crontab.
+# made-up old days and the owner's minimum period, pseudonymization,
+# erasure checked with a grep of a full pg_dump and for what it must not
+# change, the application role's temporary tables against the owner's
+# functions, VACUUM going wrong, the advisory lock, the man page's
+# examples and the crontab.
 
 bats_require_minimum_version 1.5.0
 load helpers
@@ -27,10 +30,13 @@ teardown_file() {
 }
 
 # A test that failed half-way leaves no session holding the advisory lock
-# (the next tests would exit 75).
+# (the next tests would exit 75), nor a raised minimum retention, nor an
+# application role that became superuser.
 teardown() {
 	admin_sql -c "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'
 	    AND classid = 1953721443" >/dev/null 2>&1 || true
+	admin_sql -c "UPDATE ttlc_settings SET min_retention_days = 1" >/dev/null 2>&1 || true
+	admin_sql -c "ALTER ROLE ttlc NOSUPERUSER" >/dev/null 2>&1 || true
 }
 
 setup() {
@@ -94,6 +100,39 @@ state() {
 	admin_sql -c "SELECT user_id, unique_id, nickname, avatar_url, pseudonymized_at FROM users ORDER BY 1"
 	admin_sql -c "SELECT * FROM user_notes ORDER BY 1"
 	admin_sql -c "SELECT * FROM audit_log ORDER BY 1"
+}
+
+# events_text - every event as stored, one a line: eventId|event::text.
+events_text() {
+	admin_sql -c "SELECT event_id, event::text FROM events ORDER BY event_id"
+}
+
+# shapes - per event: eventId, eventType, raw.type and the path of every
+# member, avatar members set to null first (an erasure may null them,
+# and their members with them). Equal before and after an erasure: no
+# member renamed, added or dropped, no event type changed.
+shapes() {
+	admin_sql -c "SELECT event FROM events ORDER BY event_id" | jq -c '
+	    walk(if type == "object" then with_entries(if (.key | test("^(avatar|profilePicture)")) then .value = null
+	        else . end) else . end) |
+	    [.eventId, .eventType, .raw.type, [paths | map(tostring) | join("/")]]'
+}
+
+# valid_events - every stored event is still a UnifiedEvent.
+valid_events() {
+	admin_sql -c "SELECT event FROM events" >all.ndjson
+	split_lines all.ndjson all
+	ajv_validate "$SCHEMA_DIR/unified-event.v1.schema.json" all
+}
+
+# wait_lock TABLE MODE - waits (10 s at most) until another session holds
+# the lock MODE on TABLE.
+wait_lock() {
+	for _ in $(seq 100); do
+		[ "$(count "pg_locks WHERE relation = 'public.$1'::regclass AND mode = '$2' AND granted")" -eq 1 ] && return 0
+		sleep 0.1
+	done
+	fail "no session holds $2 on $1"
 }
 
 # The fixture, a chat line by another viewer that mentions Mia, notes on
@@ -245,7 +284,7 @@ SQL
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"append-only: UPDATE refused"* ]]
 	# The helpers are the owner's only.
-	run app_sql -c "SELECT ttlc_scrub('{}', '1', '{}', '{}', '{}')"
+	run app_sql -c "SELECT ttlc_scrub('{}', '1', '{}', '{}', '{}', '{}')"
 	[[ "$output" == *"permission denied for function"* ]]
 	[ "$(count events)" -eq 76 ]
 	[ "$(partitions | wc -l)" -eq 2 ]
@@ -255,6 +294,97 @@ SQL
 	admin_sql -c "GRANT EXECUTE ON FUNCTION ttlc_pseudonymize_users(integer, boolean) TO ttlc"
 	[[ "$output" == *"permission denied for function ttlc_pseudonymize_users"* ]]
 	[[ "$output" == *'"complete":false'* ]]
+}
+
+@test "prune: a period below the owner's minimum (ttlc_settings) is refused with 78, by tt-prune and by the functions" {
+	for age in 200 40 0; do aged_events "$age"; done | tt-store >/dev/null 2>&1
+	admin_sql -c "UPDATE ttlc_settings SET min_retention_days = 30"
+	[ "$(app_sql -c "SELECT min_retention_days FROM ttlc_settings")" -eq 30 ]
+	state >before.txt
+	run -78 tt-prune --retention-days 7
+	[[ "$output" == *"retention_days 7 is below the minimum of 30 days"* ]]
+	[[ "$output" == *'"complete":false'* ]]
+	EVENT_RETENTION_DAYS=7 run -78 tt-prune --dry-run
+	[[ "$output" == *"below the minimum of 30 days"* ]]
+	# The application role cannot lower it, nor get round it with a
+	# temporary table of the same name, nor call the functions below it.
+	run app_sql -c "UPDATE ttlc_settings SET min_retention_days = 1"
+	[[ "$output" == *"permission denied for table ttlc_settings"* ]]
+	run app_sql -c "CREATE TEMP TABLE ttlc_settings (one boolean, min_retention_days integer)" \
+	    -c "INSERT INTO ttlc_settings VALUES (true, 1)" -c "SELECT ttlc_drop_event_partition('$(day 40)', 7, false)"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"retention_days 7 is below the minimum of 30 days"* ]]
+	for sql in "SELECT ttlc_drop_event_partition('$(day 200)', 29, true)" "SELECT ttlc_pseudonymize_users(7, false)" \
+	    "SELECT * FROM ttlc_expired_partitions(1)"; do
+		run app_sql -c "$sql"
+		[[ "$output" == *"below the minimum of 30 days"* ]] || fail "$sql: $output"
+	done
+	state >after.txt
+	diff before.txt after.txt
+	# At the minimum, retention works.
+	tt-prune --retention-days 30 >out.json 2>/dev/null
+	[ "$(jq -c '[.partitions[].name]' out.json)" = "[\"$(day 200)\",\"$(day 40)\"]" ]
+	admin_sql -c "UPDATE ttlc_settings SET min_retention_days = 1"
+}
+
+@test "prune: a temporary table of the caller's is never used by the owner's functions (no trigger runs as the owner)" {
+	store_fixture_with_mentions
+	# As the application role: temporary tables named like the ones the
+	# erasure reads and writes, each with a trigger that would make the
+	# role a superuser if it ran with the owner's rights.
+	run app_sql <<SQL
+CREATE FUNCTION pg_temp.escalate() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+	EXECUTE 'ALTER ROLE ttlc SUPERUSER';
+	RETURN NULL;
+END \$\$;
+DO \$\$
+DECLARE t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['audit_log', 'users', 'user_notes', 'actions_log', 'streams', 'rules', 'events'] LOOP
+		EXECUTE format('CREATE TEMP TABLE %I AS SELECT * FROM public.%I WITH NO DATA', t, t);
+		EXECUTE format('CREATE TRIGGER escalate BEFORE INSERT OR UPDATE OR DELETE ON pg_temp.%I '
+		    'FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.escalate()', t);
+	END LOOP;
+END \$\$;
+BEGIN;
+SELECT ttlc_erase_user('$MIA_ID', false)::jsonb->'events';
+SELECT (ttlc_erase_user('$TOMASZ_ID', true)::jsonb->>'eventsMatched')::int > 0;
+SELECT to_regclass('pg_temp.ttlc_erase_candidates') IS NULL;
+COMMIT;
+SELECT count(*) FROM pg_temp.audit_log;
+SQL
+	[ "$(admin_sql -c "SELECT rolsuper FROM pg_roles WHERE rolname = 'ttlc'")" = f ]
+	[ "$status" -eq 0 ] || fail "$output"
+	# Two erasures in one transaction, the candidates' table gone after
+	# each, and nothing in the caller's tables.
+	[ "$output" = "$(printf '7\nt\nt\n0')" ]
+	# The erasure did its work in public.
+	[ "$(count "audit_log WHERE action = 'erase_user' AND target = '$MIA_ID'")" -eq 1 ]
+	[ "$(count "users WHERE user_id = '$MIA_ID'")" -eq 0 ]
+	# A table of the caller's named like the erasure's own is never used.
+	run app_sql -c "CREATE TEMP TABLE ttlc_erase_candidates (event_id text, ts timestamptz)" \
+	    -c "SELECT ttlc_erase_user('$TOMASZ_ID', false)"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *'relation "ttlc_erase_candidates" already exists'* ]]
+	[ "$(count "users WHERE user_id = '$TOMASZ_ID'")" -eq 1 ]
+}
+
+@test "prune: a temporary pg_class cannot make ttlc_drop_event_partition drop a recent partition" {
+	for age in 200 0; do aged_events "$age"; done | tt-store >/dev/null 2>&1
+	old=$(day 200) today=$(day 0)
+	# Today's partition, in a copy of pg_class, with the range of the old one.
+	run app_sql <<SQL
+CREATE TEMP TABLE pg_class AS SELECT * FROM pg_catalog.pg_class;
+UPDATE pg_temp.pg_class SET relpartbound = (SELECT relpartbound FROM pg_catalog.pg_class WHERE relname = '$old')
+WHERE relname = '$today';
+SELECT string_agg(partition, ' ') FROM ttlc_expired_partitions(90);
+SELECT ttlc_drop_event_partition('$today', 90, false);
+SQL
+	[ "$status" -ne 0 ]
+	[[ "$output" == "$old"$'\n'*"$today is not an events partition older than 90 days"* ]] || fail "$output"
+	[ "$(partitions | paste -sd ' ')" = "$old $today" ]
+	[ "$(count events)" -eq 76 ]
 }
 
 @test "prune: users not seen within the period are pseudonymized, recent ones are not" {
@@ -327,6 +457,51 @@ SQL
 	! grep -qiF mia.sketches err.log real.json || false
 }
 
+@test "prune: erasure renames no member and changes no id or event type (a nickname 'user')" {
+	tt-store <"$UNIFIED_EVENTS" >/dev/null 2>&1
+	# A nickname that is also a member name (user, userId, ...), as the
+	# application role may set it.
+	app_sql -c "UPDATE users SET nickname = 'user' WHERE user_id = '$MIA_ID'"
+	shapes >shapes-before.txt
+	events_text >before.txt
+	tt-prune --erase-user "$MIA_ID" >out.json 2>err.log
+	[ "$(jq '.erased[0].events' out.json)" -ge 5 ]
+	shapes >shapes-after.txt
+	diff shapes-before.txt shapes-after.txt
+	events_text >after.txt
+	# The events that do not hold her id are byte for byte what they were.
+	diff <(grep -vF "$MIA_ID" before.txt) <(grep -vF "$MIA_ID" after.txt)
+	[ "$(grep -vcF "$MIA_ID" after.txt)" -gt 25 ]
+	# Her names are nulled where she is named by id, not replaced in text.
+	! grep -qF '[erased]' after.txt || false
+	[ "$(hits after.txt)" -eq 0 ] || fail "traces left:" "$(traces after.txt)"
+	valid_events
+}
+
+@test "prune: erasure changes no event type (a nickname 'chat'); free text loses it only as a word" {
+	tt-store <"$UNIFIED_EVENTS" >/dev/null 2>&1
+	app_sql -c "INSERT INTO users (user_id, nickname, first_seen, last_seen) VALUES ('42', 'chat', now(), now())"
+	shapes >shapes-before.txt
+	events_text >before.txt
+	tt-prune --erase-user 42 >out.json 2>err.log
+	shapes >shapes-after.txt
+	diff shapes-before.txt shapes-after.txt
+	events_text >after.txt
+	# What changed: exactly the events whose free text holds the word,
+	# computed here from the fixture.
+	jq -r 'select([.. | objects | to_entries[] | select(.key | IN("text", "content", "comment", "describe", "description"))
+	    | .value | strings | test("(^|[^[:alnum:]_])chat($|[^[:alnum:]_])"; "i")] | any) | .eventId' \
+	    "$UNIFIED_EVENTS" | sort >expected.txt
+	[ "$(wc -l <expected.txt)" -eq 2 ]
+	diff <(diff before.txt after.txt | sed -n 's/^> \([0-9a-f]\{64\}\)|.*/\1/p' | sort) expected.txt
+	[ "$(jq '.erased[0].events' out.json)" -eq 2 ]
+	[ "$(admin_sql -c "SELECT DISTINCT event->'payload'->>'text' FROM events WHERE event->'payload'->>'text' LIKE 'reminder%'")" = \
+	    'reminder: be kind in [erased], links get removed 🙏' ]
+	[ "$(count "events WHERE event_type = 'CHAT' AND event->>'eventType' = 'CHAT' AND event->'raw'->>'type' = 'WebcastChatMessage'")" -eq \
+	    "$(jq -s 'map(select(.eventType == "CHAT")) | length' "$UNIFIED_EVENTS")" ]
+	valid_events
+}
+
 @test "prune: erasure works when the users row is gone, and again after itself" {
 	store_fixture_with_mentions
 	admin_sql -c "DELETE FROM users WHERE user_id = '$TOMASZ_ID'"
@@ -356,6 +531,58 @@ SQL
 	    AND relname IN ('events_20260222', 'users', 'user_notes', 'actions_log')")" -eq 4 ]
 	! grep -q 'until VACUUM' err.log || false
 	[ "$(admin_sql -c "SELECT actor FROM audit_log WHERE action = 'erase_user'")" = ttlc_admin ]
+}
+
+@test "prune: a partition dropped while tt-prune waits to VACUUM is skipped with a warning, not a configuration error" {
+	store_fixture_with_mentions
+	aged_events 0 | jq -c "select(.user.userId == \"$MIA_ID\")" | tt-store >/dev/null 2>&1
+	today=$(day 0)
+	# Another session holds the first partition, so that tt-prune waits
+	# to VACUUM it, and meanwhile drops the second one.
+	admin_sql >other.log 2>&1 3>&- <<SQL &
+BEGIN;
+LOCK TABLE events_20260222 IN SHARE UPDATE EXCLUSIVE MODE;
+DO \$\$ BEGIN
+	FOR i IN 1..600 LOOP
+		EXIT WHEN EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'public.events_20260222'::regclass AND NOT granted);
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END \$\$;
+DROP TABLE $today;
+COMMIT;
+SQL
+	other=$!
+	wait_lock events_20260222 ShareUpdateExclusiveLock
+	DATABASE_URL=$("$TTLC_ROOT/scripts/pg" admin-url) run -0 --separate-stderr tt-prune --erase-user "$MIA_ID"
+	wait "$other"
+	[ "$(jq -c '[.erased[0].partitions, .vacuumed, .vacuumNeeded, .complete]' <<<"$output")" = \
+	    "[[\"events_20260222\",\"$today\"],[\"events_20260222\",\"users\",\"user_notes\",\"actions_log\"],null,true]" ]
+	[[ "$stderr" == *'"level":"warn"'*'"msg":"the table went away meanwhile; skipped"'*"$today"* ]]
+}
+
+@test "prune: a VACUUM that fails makes the report incomplete and leaves the tables in vacuumNeeded" {
+	store_fixture_with_mentions
+	# Another session holds users, and cancels tt-prune's VACUUM of it.
+	admin_sql >other.log 2>&1 3>&- <<'SQL' &
+BEGIN;
+LOCK TABLE users IN SHARE UPDATE EXCLUSIVE MODE;
+DO $$ BEGIN
+	FOR i IN 1..600 LOOP
+		EXIT WHEN EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'public.users'::regclass AND NOT granted);
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+	PERFORM pg_cancel_backend(pid) FROM pg_locks WHERE relation = 'public.users'::regclass AND NOT granted;
+END $$;
+COMMIT;
+SQL
+	other=$!
+	wait_lock users ShareUpdateExclusiveLock
+	DATABASE_URL=$("$TTLC_ROOT/scripts/pg" admin-url) run -1 --separate-stderr tt-prune --erase-user "$MIA_ID"
+	wait "$other"
+	[ "$(jq -c '[.erased[0].events, .vacuumed, .vacuumNeeded, .complete]' <<<"$output")" = \
+	    '[7,["events_20260222"],["users","user_notes","actions_log"],false]' ]
+	[[ "$stderr" == *'"msg":"cannot VACUUM","sqlstate":"57014"'* ]]
+	[[ "$stderr" == *'which did not run: run it as the owner","tables":"users user_notes actions_log"'* ]]
 }
 
 @test "prune: a second tt-prune is refused while one runs (advisory lock), with exit 75" {
