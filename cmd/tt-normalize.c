@@ -43,14 +43,17 @@ struct outputs {
 	struct tt_out *dlq; /* NULL, or == out for --dlq - */
 };
 
-static void
+/* A failed write ends the input: the exit is 74 either way, and a quiet
+ * input must not keep a normalizer that cannot write. */
+static bool
 flush_outputs(void *ctx)
 {
 	struct outputs *o = ctx;
+	bool ok = tt_out_flush(o->out);
 
-	tt_out_flush(o->out);
 	if (o->dlq != NULL && o->dlq != o->out)
-		tt_out_flush(o->dlq);
+		ok = tt_out_flush(o->dlq) && ok;
+	return ok;
 }
 
 struct counts {

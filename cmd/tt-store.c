@@ -209,8 +209,6 @@ struct store {
 	uint64_t flush_ms;
 	int64_t days[MAX_DAYS];   /* partitions known to exist */
 	size_t ndays;
-	unsigned long stage_connects; /* pg.connects when the staging table was
-	                               * made (it lives as long as its session) */
 	uint64_t in, stored, duplicates, dead, batches, retries;
 	int status;
 };
@@ -465,6 +463,10 @@ take_line(struct store *s, const char *line, size_t len, bool too_long, uint64_t
 	char err[640], num[TT_JSON_INT_LEN];
 	int64_t ms, seq_no;
 	const char *kept, *ts;
+	/* A line that is not kept (dead-lettered, or left for the next
+	 * batch) gives its memory back: bad lines alone never fill the
+	 * arena of the batch being filled. */
+	struct tt_arena_mark mark = tt_arena_mark(a);
 
 	if (too_long) {
 		dead_letter(s, "line_too_long", "line longer than --max-line", line, len, true, NULL, lineno);
@@ -474,26 +476,34 @@ take_line(struct store *s, const char *line, size_t len, bool too_long, uint64_t
 	if (kept == NULL || tt_json_parse(s->parser, a, kept, len, &v, err, sizeof err) != TT_JSON_OK) {
 		dead_letter(s, kept == NULL ? "too_large" : "invalid_json", kept == NULL ? "line too large" : err,
 		    line, len, false, NULL, lineno);
+		tt_arena_release(a, mark);
 		return true;
 	}
 	if (v->kind != TT_JSON_OBJECT) {
 		dead_letter(s, "not_object", "the line is not a JSON object", line, len, false, NULL, lineno);
+		tt_arena_release(a, mark);
 		return true;
 	}
 	if (!tt_schema_validate(s->schema, v, &serr)) {
 		snprintf(err, sizeof err, "%s: %s (%s)", serr.path[0] ? serr.path : "/", serr.message, serr.keyword);
 		dead_letter(s, "schema_violation", err, line, len, false, v, lineno);
+		tt_arena_release(a, mark);
 		return true;
 	}
-	if (b->count == s->cap)
+	if (b->count == s->cap) {
+		tt_arena_release(a, mark);
 		return false;
+	}
 	ts = str_of(a, v, "timestamp");
 	if (ts == NULL || !tt_time_parse_iso(ts, strlen(ts), &ms)) {
 		dead_letter(s, "bad_timestamp", "timestamp is not a date-time", line, len, false, v, lineno);
+		tt_arena_release(a, mark);
 		return true;
 	}
-	if (!track_session(b, v, ts, ms))
+	if (!track_session(b, v, ts, ms)) {
+		tt_arena_release(a, mark);
 		return false;
+	}
 	row = &b->rows[b->count];
 	memset(row, 0, sizeof *row);
 	row->line = kept;
@@ -638,6 +648,15 @@ values_row(struct buf *sql, int *k, int n, const char *const *casts)
 	buf_str(sql, ")");
 }
 
+/* qsort order of users by id. */
+static int
+user_id_order(const void *a, const void *b)
+{
+	const struct user *x = *(const struct user *const *)a, *y = *(const struct user *const *)b;
+
+	return strcmp(x->id, y->id);
+}
+
 /* Streams, sessions and users of the batch: inserted or brought up to
  * date, in the batch's transaction. */
 static enum outcome
@@ -650,11 +669,20 @@ bookkeeping(struct store *s, const struct batch *b)
 	struct buf sql = { 0 };
 	size_t nparams = 6 * b->nusers > 7 * b->nsessions ? 6 * b->nusers : 7 * b->nsessions;
 	const char **params = calloc(nparams + 1, sizeof *params);
+	/* Users are locked in id order: two tt-stores whose batches share
+	 * users then wait for each other instead of deadlocking. */
+	const struct user **users = calloc(b->nusers + 1, sizeof *users);
 	enum outcome o = DONE;
 	int k;
 
-	if (params == NULL)
+	if (params == NULL || users == NULL) {
+		free(params);
+		free(users);
 		return FAILED;
+	}
+	for (size_t i = 0; i < b->nusers; i++)
+		users[i] = &b->users[i];
+	qsort(users, b->nusers, sizeof *users, user_id_order);
 	k = 1;
 	buf_str(&sql, "INSERT INTO streams AS s (stream_id, first_seen, last_seen, last_session_id) "
 	    "SELECT v.id, min(v.f), max(v.l), (array_agg(v.sid ORDER BY v.l DESC))[1] FROM (VALUES ");
@@ -709,7 +737,7 @@ bookkeeping(struct store *s, const struct batch *b)
 		buf_str(&sql, "INSERT INTO users AS u (user_id, unique_id, nickname, avatar_url, first_seen, last_seen) "
 		    "VALUES ");
 		for (size_t i = 0; i < b->nusers; i++) {
-			const struct user *u = &b->users[i];
+			const struct user *u = users[i];
 
 			params[k - 1] = u->id;
 			params[k] = u->unique_id;
@@ -739,6 +767,7 @@ bookkeeping(struct store *s, const struct batch *b)
 	}
 	free(sql.p);
 	free(params);
+	free(users);
 	return o;
 }
 
@@ -823,13 +852,12 @@ store_with_duplicates(struct store *s, struct batch *b, PGresult **res_out)
 	PGresult *res;
 	enum outcome o;
 
-	if (s->stage_connects != s->pg.connects) {
-		o = run(s, "CREATE TEMP TABLE IF NOT EXISTS ttlc_stage (LIKE events INCLUDING DEFAULTS) "
-		    "ON COMMIT DELETE ROWS", "cannot make the staging table");
-		if (o != DONE)
-			return o;
-		s->stage_connects = s->pg.connects;
-	}
+	/* Every time, not once a connection: made after the batch's
+	 * savepoint, the table goes with a rollback to it. */
+	o = run(s, "CREATE TEMP TABLE IF NOT EXISTS ttlc_stage (LIKE events INCLUDING DEFAULTS) "
+	    "ON COMMIT DELETE ROWS", "cannot make the staging table");
+	if (o != DONE)
+		return o;
 	o = copy_in(s, "ttlc_stage", b->copy.p, b->copy.len, res_out);
 	if (o != DONE)
 		return o;
@@ -1064,7 +1092,7 @@ store_all(struct store *s)
  * on filling; when the input pauses, the batch in flight lands as soon as
  * its results come, and the batch being filled is stored once its first
  * line has waited --flush-ms. */
-static void
+static bool
 flush_hook(void *ctx)
 {
 	struct store *s = ctx;
@@ -1090,12 +1118,13 @@ flush_hook(void *ctx)
 			p[1].events = POLLIN | (s->flight.copy.unsent ? POLLOUT : 0);
 		}
 		if (poll(p, 2, timeout) < 0 && errno == EINTR && tt_stop_requested())
-			return;
+			return true;
 		if (p[0].revents != 0)
-			return; /* more input */
+			return true; /* more input */
 	}
 	if (s->dlq != NULL)
 		tt_out_flush(s->dlq); /* dead letters of lines that never reach a batch */
+	return s->status == TT_EXIT_OK;
 }
 
 int

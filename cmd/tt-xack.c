@@ -94,7 +94,7 @@ out:
 	free(lens);
 }
 
-static void
+static bool
 flush_hook(void *ctx)
 {
 	struct xack *x = ctx;
@@ -102,6 +102,7 @@ flush_hook(void *ctx)
 	flush_acks(x);
 	if (x->echo)
 		tt_out_flush(&x->out);
+	return x->status == TT_EXIT_OK;
 }
 
 static bool

@@ -231,10 +231,13 @@ flush_batch(struct xadd *x, bool wait)
 }
 
 /* tt_lines' hook: the input is about to block, so send what we have. */
-static void
+static bool
 flush_hook(void *ctx)
 {
-	flush_batch(ctx, true);
+	struct xadd *x = ctx;
+
+	flush_batch(x, true);
+	return x->status == TT_EXIT_OK;
 }
 
 int

@@ -115,6 +115,38 @@ tt_arena_reset(struct tt_arena *a)
 	a->used = 0;
 }
 
+struct tt_arena_mark
+tt_arena_mark(const struct tt_arena *a)
+{
+	struct tt_arena_mark m = { a->head, a->head != NULL ? a->head->off : 0, a->used };
+
+	return m;
+}
+
+void
+tt_arena_release(struct tt_arena *a, struct tt_arena_mark m)
+{
+	struct tt_arena_chunk *c = a->head;
+
+	while (c != NULL && c != m.head) {
+		struct tt_arena_chunk *older = c->older;
+
+		if (c->size == ARENA_CHUNK && a->nspare < 1024) {
+			c->older = a->spare;
+			a->spare = c;
+			a->nspare++;
+		} else {
+			free(c);
+		}
+		c = older;
+	}
+	a->head = c;
+	if (c != NULL)
+		c->off = m.off;
+	a->used = m.used;
+	a->failed = false;
+}
+
 void
 tt_arena_free(struct tt_arena *a)
 {

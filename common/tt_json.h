@@ -77,6 +77,18 @@ char *tt_arena_strdup(struct tt_arena *a, const char *s, size_t len);
 void tt_arena_reset(struct tt_arena *a);
 void tt_arena_free(struct tt_arena *a);
 
+/* A point to go back to: what is allocated after tt_arena_mark() is
+ * forgotten by tt_arena_release(), what came before stays. For an arena
+ * that lives for a batch of lines, so that a line that is not kept costs
+ * nothing. */
+struct tt_arena_mark {
+	struct tt_arena_chunk *head;
+	size_t off, used;
+};
+
+struct tt_arena_mark tt_arena_mark(const struct tt_arena *a);
+void tt_arena_release(struct tt_arena *a, struct tt_arena_mark m);
+
 /* ---- tree ----------------------------------------------------------- */
 
 enum tt_json_kind {

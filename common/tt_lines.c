@@ -58,9 +58,7 @@ fill(struct tt_lines *r)
 		r->end -= r->start;
 		r->start = 0;
 	}
-	if (r->flush != NULL)
-		r->flush(r->flush_ctx);
-	if (tt_stop_requested()) {
+	if ((r->flush != NULL && !r->flush(r->flush_ctx)) || tt_stop_requested()) {
 		r->stopped = true;
 		return 0;
 	}

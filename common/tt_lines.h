@@ -36,7 +36,10 @@ struct tt_lines {
 	bool stopped;              /* eof came from a stop signal, not the input */
 	bool skipping;             /* discarding the rest of an over-long line */
 	uint64_t lineno;           /* 1-based number of the line last returned */
-	void (*flush)(void *ctx);  /* called before a read that may block */
+	/* Called before a read that may block; false ends the input as a
+	 * stop signal does (the caller has failed and must not wait on a
+	 * read that may never return). */
+	bool (*flush)(void *ctx);
 	void *flush_ctx;
 };
 

@@ -1,6 +1,8 @@
 /* tt_pg.c - see tt_pg.h. */
 #include "tt_pg.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,6 +340,20 @@ tt_pg_copy_wait(struct tt_pg *pg, struct tt_pg_copy *c)
 	while (!c->lost && (res = PQgetResult(pg->conn)) != NULL)
 		copy_result(c, res);
 	c->unsent = false;
+	/* A refused COPY ends while libpq may still hold rows it has not
+	 * sent; the server reads and drops them, and they must go before
+	 * the connection is blocking again (PQsetnonblocking flushes once,
+	 * without waiting, and fails on a full socket). */
+	while (!c->lost) {
+		struct pollfd p = { .fd = PQsocket(pg->conn), .events = POLLOUT | POLLIN };
+		int flushed = PQflush(pg->conn);
+
+		if (flushed == 0)
+			break;
+		if (flushed < 0 || (poll(&p, 1, -1) < 0 && errno != EINTR) ||
+		    ((p.revents & POLLIN) != 0 && !PQconsumeInput(pg->conn)))
+			c->lost = true;
+	}
 	if (!c->lost && PQsetnonblocking(pg->conn, 0) != 0)
 		c->lost = true;
 }

@@ -7,23 +7,11 @@ bats_require_minimum_version 1.5.0
 load helpers
 
 setup_file() {
-	local port
-	port=$(free_port)
-	export TTLC_TEST_REDIS_PORT=$port
-	export REDIS_URL="redis://127.0.0.1:$port"
-	redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
-	    --dir "$BATS_FILE_TMPDIR" --daemonize yes --logfile "$BATS_FILE_TMPDIR/redis.log" \
-	    --pidfile "$BATS_FILE_TMPDIR/redis.pid"
-	for _ in $(seq 1 50); do
-		redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "redis-server did not start" >&2
-	return 1
+	redis_start_file
 }
 
 teardown_file() {
-	redis-cli -p "$TTLC_TEST_REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+	redis_stop_file
 }
 
 setup() {

@@ -7,36 +7,18 @@ bats_require_minimum_version 1.5.0
 load helpers
 
 setup_file() {
-	local port
-	port=$(free_port)
-	export TTLC_PG_DIR=$BATS_FILE_TMPDIR/pg TTLC_PG_PORT=$port
-	"$TTLC_ROOT/scripts/pg" start 3>&- >"$BATS_FILE_TMPDIR/pg-start.log" 2>&1
-	DATABASE_URL=$("$TTLC_ROOT/scripts/pg" url)
-	export DATABASE_URL
+	pg_start_file
 }
 
 teardown_file() {
-	"$TTLC_ROOT/scripts/pg" destroy >/dev/null 2>&1 || true
+	pg_stop_file
 }
 
 setup() {
 	ttlc_setup
-	admin_sql <<'SQL'
-SELECT format('DROP TABLE %s', inhrelid::regclass) FROM pg_inherits
-WHERE inhparent = 'events'::regclass \gexec
-TRUNCATE sessions, streams, users CASCADE;
-SQL
+	pg_clear
 }
 
-# admin_sql ARGS... / app_sql ARGS... - psql as the schema's owner / as
-# the application role of DATABASE_URL; quiet, tuples only, stop on error.
-admin_sql() {
-	(. "$TTLC_ROOT/scripts/pg-env"; pg_env "$("$TTLC_ROOT/scripts/pg" admin-url)"
-	psql -X -q -At -v ON_ERROR_STOP=1 "$@")
-}
-app_sql() {
-	(. "$TTLC_ROOT/scripts/pg-env"; pg_env "$DATABASE_URL"; psql -X -q -At -v ON_ERROR_STOP=1 "$@")
-}
 count() {
 	admin_sql -c "SELECT count(*) FROM $1"
 }
@@ -287,6 +269,45 @@ store_waits() {
 	grep -q 'cannot connect to PostgreSQL\|connection lost\|cannot' err.log
 	[ "$(count events)" -eq "$n" ]
 	[ "$(wc -l <out.ndjson)" -eq "$n" ]
+}
+
+@test "pg: bad lines alone never fill a batch's memory: the good lines after them are stored" {
+	# 300 lines that fail to parse, each near --max-line, then 5 events,
+	# one batch each: with the memory of every dead letter kept, the
+	# batch arena (a few lines' worth at this --max-line) would be full
+	# long before the good lines came.
+	{
+		for _ in $(seq 300); do printf '{"x":"%08000d"\n' 0; done
+		head -5 "$UNIFIED_EVENTS"
+	} >in.ndjson
+	tt-store --batch 1 --max-line 8192 --dlq dlq.ndjson <in.ndjson >out.ndjson 2>err.log
+	[ "$(count events)" -eq 5 ]
+	[ "$(wc -l <out.ndjson)" -eq 5 ]
+	[ "$(jq -r .reason dlq.ndjson | sort | uniq -c | awk '{ print $1, $2 }')" = "300 invalid_json" ]
+}
+
+@test "pg: tt-store that gives up while its input is quiet exits at once (69), not at the next line" {
+	mkfifo in.fifo
+	RECONNECT_MAX_ATTEMPTS=1 tt-store --flush-ms 100 <in.fifo >out.ndjson 2>err.log 3>&- &
+	store=$!
+	exec 7>in.fifo
+	head -1 "$UNIFIED_EVENTS" >&7
+	for _ in $(seq 50); do
+		[ -s out.ndjson ] && break
+		sleep 0.1
+	done
+	[ -s out.ndjson ]
+	"$TTLC_ROOT/scripts/pg" stop
+	head -2 "$UNIFIED_EVENTS" | tail -1 >&7
+	# The writer stays open: only the failure may end the run.
+	status=0
+	timeout 30 tail --pid="$store" -f /dev/null || status=$?
+	exec 7>&-
+	"$TTLC_ROOT/scripts/pg" start >/dev/null 2>&1
+	[ "$status" -eq 0 ] || fail "tt-store still running 30 s after giving up" "$(tail -3 err.log)"
+	status=0
+	wait "$store" || status=$?
+	[ "$status" -eq 69 ]
 }
 
 @test "pg: the password of DATABASE_URL never reaches a log" {

@@ -8,22 +8,17 @@ bats_require_minimum_version 1.5.0
 load helpers
 
 setup_file() {
-	local port
-	port=$(free_port)
-	export TTLC_PG_DIR=$BATS_FILE_TMPDIR/pg TTLC_PG_PORT=$port
-	"$TTLC_ROOT/scripts/pg" start 3>&- >"$BATS_FILE_TMPDIR/pg-start.log" 2>&1
-	DATABASE_URL=$("$TTLC_ROOT/scripts/pg" url)
-	export DATABASE_URL
+	pg_start_file
 }
 
 teardown_file() {
-	"$TTLC_ROOT/scripts/pg" destroy >/dev/null 2>&1 || true
+	pg_stop_file
 }
 
 setup() {
 	BACKGROUND=
 	ttlc_setup
-	clear_tables
+	pg_clear
 }
 
 teardown() {
@@ -33,25 +28,6 @@ teardown() {
 	fi
 }
 
-# admin_sql ARGS... / app_sql ARGS... - psql as the schema's owner / as
-# the application role of DATABASE_URL; quiet, tuples only, stop on error.
-admin_sql() {
-	(. "$TTLC_ROOT/scripts/pg-env"; pg_env "$("$TTLC_ROOT/scripts/pg" admin-url)"
-	psql -X -q -At -v ON_ERROR_STOP=1 "$@")
-}
-app_sql() {
-	(. "$TTLC_ROOT/scripts/pg-env"; pg_env "$DATABASE_URL"; psql -X -q -At -v ON_ERROR_STOP=1 "$@")
-}
-
-# clear_tables - every event, session, stream and user gone (the events'
-# partitions dropped: the table itself refuses DELETE and TRUNCATE).
-clear_tables() {
-	admin_sql <<'SQL'
-SELECT format('DROP TABLE %s', inhrelid::regclass) FROM pg_inherits
-WHERE inhparent = 'events'::regclass \gexec
-TRUNCATE sessions, streams, users CASCADE;
-SQL
-}
 
 # store FILE - tt-store FILE; fails the test unless every line is stored.
 store() {
@@ -207,7 +183,7 @@ same_lines() {
 		admin_sql -c "SELECT * FROM users ORDER BY 1"
 	}
 	dump >before.txt
-	clear_tables
+	pg_clear
 	[ "$(admin_sql -c "SELECT count(*) FROM events")" -eq 0 ]
 	store out.ndjson
 	dump >after.txt
@@ -219,7 +195,7 @@ same_lines() {
 	extended in.ndjson
 	store in.ndjson
 	# Stored in another order than either: the order is the export's.
-	clear_tables
+	pg_clear
 	shuf --random-source=in.ndjson in.ndjson >shuffled.ndjson
 	store shuffled.ndjson
 	tt-export --session "$A" --fetch 7 >a.ndjson

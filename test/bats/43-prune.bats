@@ -17,16 +17,11 @@ MIA_TRACES=(mia.sketches 'Mia ✨' 0f3e6b1d9a2c47e58b7d6c5a4f3e2d1c Bv3Xq9LkT7pZ
 TOMASZ_ID=6822019937465501184
 
 setup_file() {
-	local port
-	port=$(free_port)
-	export TTLC_PG_DIR=$BATS_FILE_TMPDIR/pg TTLC_PG_PORT=$port
-	"$TTLC_ROOT/scripts/pg" start 3>&- >"$BATS_FILE_TMPDIR/pg-start.log" 2>&1
-	DATABASE_URL=$("$TTLC_ROOT/scripts/pg" url)
-	export DATABASE_URL
+	pg_start_file
 }
 
 teardown_file() {
-	"$TTLC_ROOT/scripts/pg" destroy >/dev/null 2>&1 || true
+	pg_stop_file
 }
 
 # A test that failed half-way leaves no session holding the advisory lock
@@ -42,22 +37,9 @@ teardown() {
 setup() {
 	ttlc_setup
 	unset EVENT_RETENTION_DAYS
-	admin_sql <<'SQL'
-SELECT format('DROP TABLE %s', inhrelid::regclass) FROM pg_inherits
-WHERE inhparent = 'events'::regclass \gexec
-TRUNCATE sessions, streams, users, user_notes, actions_log, audit_log, rules CASCADE;
-SQL
+	pg_clear user_notes actions_log audit_log rules
 }
 
-# admin_sql ARGS... / app_sql ARGS... - psql as the schema's owner / as
-# the application role of DATABASE_URL; quiet, tuples only, stop on error.
-admin_sql() {
-	(. "$TTLC_ROOT/scripts/pg-env"; pg_env "$("$TTLC_ROOT/scripts/pg" admin-url)"
-	psql -X -q -At -v ON_ERROR_STOP=1 "$@")
-}
-app_sql() {
-	(. "$TTLC_ROOT/scripts/pg-env"; pg_env "$DATABASE_URL"; psql -X -q -At -v ON_ERROR_STOP=1 "$@")
-}
 count() {
 	admin_sql -c "SELECT count(*) FROM $1"
 }

@@ -11,39 +11,20 @@ load helpers
 ORIGINAL=3f0c7a52-8d1e-4c55-9a0b-2b6f1d9e4c10 # the fixture's session
 
 setup_file() {
-	local port
-	port=$(free_port)
-	export TTLC_PG_DIR=$BATS_FILE_TMPDIR/pg TTLC_PG_PORT=$port
-	"$TTLC_ROOT/scripts/pg" start 3>&- >"$BATS_FILE_TMPDIR/pg-start.log" 2>&1
-	DATABASE_URL=$("$TTLC_ROOT/scripts/pg" url)
-	export DATABASE_URL
-	port=$(free_port)
-	export TTLC_TEST_REDIS_PORT=$port REDIS_URL="redis://127.0.0.1:$port"
-	redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
-	    --dir "$BATS_FILE_TMPDIR" --daemonize yes --logfile "$BATS_FILE_TMPDIR/redis.log" \
-	    --pidfile "$BATS_FILE_TMPDIR/redis.pid" 3>&-
-	for _ in $(seq 1 50); do
-		redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "redis-server did not start" >&2
-	return 1
+	pg_start_file
+	redis_start_file
 }
 
 teardown_file() {
-	redis-cli -p "$TTLC_TEST_REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
-	"$TTLC_ROOT/scripts/pg" destroy >/dev/null 2>&1 || true
+	redis_stop_file
+	pg_stop_file
 }
 
 setup() {
 	BG=
 	ttlc_setup
 	export REDIS_CONSUMER_GROUP_PREFIX="t$BATS_TEST_NUMBER-$$-"
-	sql <<'SQL'
-SELECT format('DROP TABLE %s', inhrelid::regclass) FROM pg_inherits
-WHERE inhparent = 'events'::regclass \gexec
-TRUNCATE sessions, streams, users CASCADE;
-SQL
+	pg_clear
 }
 
 teardown() {
@@ -54,9 +35,9 @@ teardown() {
 	fi
 }
 
+# sql ARGS... - psql as the schema's owner.
 sql() {
-	(. "$TTLC_ROOT/scripts/pg-env"; pg_env "$("$TTLC_ROOT/scripts/pg" admin-url)"
-	psql -X -q -At -v ON_ERROR_STOP=1 "$@")
+	admin_sql "$@"
 }
 
 # record - stores the fixture's session (the one to replay).

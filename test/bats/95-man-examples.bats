@@ -8,26 +8,13 @@ load helpers
 # The examples that store or replay use a private PostgreSQL and Redis,
 # started here as make run would start them (scripts/pg, redis-server).
 setup_file() {
-	local port
-	port=$(free_port)
-	export TTLC_PG_DIR=$BATS_FILE_TMPDIR/pg TTLC_PG_PORT=$port
-	"$TTLC_ROOT/scripts/pg" start 3>&- >"$BATS_FILE_TMPDIR/pg-start.log" 2>&1
-	DATABASE_URL=$("$TTLC_ROOT/scripts/pg" url)
-	port=$(free_port)
-	export DATABASE_URL TTLC_TEST_REDIS_PORT=$port REDIS_URL="redis://127.0.0.1:$port"
-	redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
-	    --dir "$BATS_FILE_TMPDIR" --daemonize yes --logfile "$BATS_FILE_TMPDIR/redis.log" \
-	    --pidfile "$BATS_FILE_TMPDIR/redis.pid" 3>&-
-	for _ in $(seq 1 50); do
-		redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
+	pg_start_file
+	redis_start_file
 }
 
 teardown_file() {
-	redis-cli -p "$TTLC_TEST_REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
-	"$TTLC_ROOT/scripts/pg" destroy >/dev/null 2>&1 || true
+	redis_stop_file
+	pg_stop_file
 }
 
 setup() {

@@ -148,3 +148,72 @@ free_port() {
 	done
 	return 1
 }
+
+# ---- private servers: a suite that needs one starts its own ---------------
+
+# pg_start_file - from setup_file: a private PostgreSQL 15 (scripts/pg) on a
+# free loopback port under BATS_FILE_TMPDIR, schema applied. Exports
+# TTLC_PG_DIR, TTLC_PG_PORT and DATABASE_URL (the application role).
+pg_start_file() {
+	local port
+	port=$(free_port) || return 1
+	export TTLC_PG_DIR=$BATS_FILE_TMPDIR/pg TTLC_PG_PORT=$port
+	if ! "$TTLC_ROOT/scripts/pg" start 3>&- >"$BATS_FILE_TMPDIR/pg-start.log" 2>&1; then
+		cat "$BATS_FILE_TMPDIR/pg-start.log" >&2
+		return 1
+	fi
+	DATABASE_URL=$("$TTLC_ROOT/scripts/pg" url)
+	export DATABASE_URL
+}
+
+# pg_stop_file - from teardown_file: the server and its data gone.
+pg_stop_file() {
+	"$TTLC_ROOT/scripts/pg" destroy >/dev/null 2>&1 || true
+}
+
+# admin_sql ARGS... / app_sql ARGS... - psql as the schema's owner / as
+# the application role of DATABASE_URL; quiet, tuples only, stop on error.
+# The passwords go to psql through the environment, never argv.
+admin_sql() {
+	(. "$TTLC_ROOT/scripts/pg-env"; pg_env "$("$TTLC_ROOT/scripts/pg" admin-url)"
+	psql -X -q -At -v ON_ERROR_STOP=1 "$@")
+}
+app_sql() {
+	(. "$TTLC_ROOT/scripts/pg-env"; pg_env "$DATABASE_URL"; psql -X -q -At -v ON_ERROR_STOP=1 "$@")
+}
+
+# pg_clear [TABLE...] - every event gone (its partitions dropped: events
+# itself refuses DELETE and TRUNCATE), and sessions, streams, users and
+# the TABLEs emptied.
+pg_clear() {
+	local more=
+	[ $# -eq 0 ] || more=", $(IFS=,; echo "$*")"
+	admin_sql <<SQL
+SELECT format('DROP TABLE %s', inhrelid::regclass) FROM pg_inherits
+WHERE inhparent = 'events'::regclass \gexec
+TRUNCATE sessions, streams, users$more CASCADE;
+SQL
+}
+
+# redis_start_file - from setup_file: a private redis-server on a free
+# loopback port, nothing persisted. Exports TTLC_TEST_REDIS_PORT and
+# REDIS_URL.
+redis_start_file() {
+	local port
+	port=$(free_port) || return 1
+	export TTLC_TEST_REDIS_PORT=$port REDIS_URL="redis://127.0.0.1:$port"
+	redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+	    --dir "$BATS_FILE_TMPDIR" --daemonize yes --logfile "$BATS_FILE_TMPDIR/redis.log" \
+	    --pidfile "$BATS_FILE_TMPDIR/redis.pid" 3>&-
+	for _ in $(seq 1 50); do
+		redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "redis-server did not start" >&2
+	return 1
+}
+
+# redis_stop_file - from teardown_file.
+redis_stop_file() {
+	redis-cli -p "$TTLC_TEST_REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+}

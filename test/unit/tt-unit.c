@@ -861,6 +861,38 @@ test_redis_half_reply(void)
 	tt_arena_free(&a);
 }
 
+/* ---- tt_arena_mark / tt_arena_release --------------------------------- */
+
+static void
+test_arena_mark(void)
+{
+	struct tt_arena a;
+	struct tt_arena_mark m;
+	char *kept, *later;
+
+	tt_arena_init(&a, 1u << 30);
+	kept = tt_arena_strdup(&a, "kept", 4);
+	m = tt_arena_mark(&a);
+	/* Several chunks' worth after the mark, then back to it. */
+	for (int i = 0; i < 64; i++)
+		check(tt_arena_alloc(&a, 16 * 1024) != NULL, "arena alloc %d", i);
+	check(a.used > m.used, "arena used grows after the mark");
+	tt_arena_release(&a, m);
+	check(a.used == m.used, "release gives back all after the mark (used %zu, want %zu)", a.used, m.used);
+	check(strcmp(kept, "kept") == 0, "what came before the mark stays");
+	later = tt_arena_strdup(&a, "later", 5);
+	check(later != NULL && later == kept + m.off, "the next allocation reuses the released space");
+	/* A mark on an empty arena releases everything. */
+	tt_arena_reset(&a);
+	tt_arena_free(&a);
+	tt_arena_init(&a, 1u << 20);
+	m = tt_arena_mark(&a);
+	check(tt_arena_alloc(&a, 100) != NULL, "alloc on a fresh arena");
+	tt_arena_release(&a, m);
+	check(a.used == 0 && a.head == NULL, "release to an empty mark empties the arena");
+	tt_arena_free(&a);
+}
+
 int
 main(void)
 {
@@ -874,6 +906,7 @@ main(void)
 	test_schema_discriminator();
 	test_json_write_long();
 	test_lines();
+	test_arena_mark();
 	test_redact();
 	test_redis_half_reply();
 	printf("1..%u\n", tests_run);
