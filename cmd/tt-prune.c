@@ -79,20 +79,16 @@ status_of(const PGresult *res)
 	return TT_EXIT_FAILURE;
 }
 
-/* Connects (with the back-off) and takes the advisory lock. False with
- * p->status set: 78, 69, or 75 (stopped, or another tt-prune holds the
- * lock). */
+/* Takes the advisory lock on a new connection (tt_pg_query's on_connect).
+ * False with p->status set: 69 or the refusal's status, or 75 when
+ * another tt-prune holds the lock. */
 static bool
-connect_and_lock(struct prune *p)
+take_lock(void *arg)
 {
+	struct prune *p = arg;
 	PGresult *res;
-	bool fatal;
 
 	p->locked = false;
-	if (!tt_pg_connect(&p->pg, &fatal)) {
-		p->status = fatal ? TT_EXIT_CONFIG : tt_stop_requested() ? TT_EXIT_TEMPFAIL : TT_EXIT_UNAVAILABLE;
-		return false;
-	}
 	res = PQexec(p->pg.conn, LOCK_SQL);
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		tt_pg_log_result(TT_LOG_ERROR, "cannot take the advisory lock", &p->pg, res);
@@ -112,6 +108,22 @@ connect_and_lock(struct prune *p)
 	return true;
 }
 
+/* Connects (with the back-off) and takes the advisory lock. False with
+ * p->status set: 78, 69, or 75 (stopped, or another tt-prune holds the
+ * lock). */
+static bool
+connect_and_lock(struct prune *p)
+{
+	bool fatal;
+
+	p->locked = false;
+	if (!tt_pg_connect(&p->pg, &fatal)) {
+		p->status = fatal ? TT_EXIT_CONFIG : tt_stop_requested() ? TT_EXIT_TEMPFAIL : TT_EXIT_UNAVAILABLE;
+		return false;
+	}
+	return take_lock(p);
+}
+
 /* Runs one statement, in a transaction of its own, with text parameters
  * (none: the simple protocol, which VACUUM needs). A transient failure
  * reconnects, takes the lock again and runs it again: every step is
@@ -122,38 +134,33 @@ connect_and_lock(struct prune *p)
 static PGresult *
 run(struct prune *p, const char *sql, int nparams, const char *const *params, bool may_vanish, const char *what)
 {
-	for (;;) {
-		PGresult *res;
-		ExecStatusType st;
+	PGresult *res;
 
-		if (tt_stop_requested()) {
-			p->status = TT_EXIT_TEMPFAIL;
-			return NULL;
-		}
-		if (p->pg.conn == NULL && !connect_and_lock(p))
-			return NULL;
-		res = nparams > 0 ? PQexecParams(p->pg.conn, sql, nparams, NULL, params, NULL, NULL, 0)
-		    : PQexec(p->pg.conn, sql);
-		st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-			tt_pg_ok(&p->pg);
-			return res;
-		}
+	switch (tt_pg_query(&p->pg, sql, nparams, params, what, take_lock, p, &res)) {
+	case TT_PG_OK:
+		return res;
+	case TT_PG_REFUSED:
+		if (res == NULL)
+			return NULL; /* take_lock set the status */
 		if (may_vanish && strcmp(tt_pg_state(res), "42P01") == 0) {
 			tt_pg_log_result(TT_LOG_WARN, "the table went away meanwhile; skipped", &p->pg, res);
-			PQclear(res);
-			return NULL;
-		}
-		if (!tt_pg_transient(&p->pg, res)) {
+		} else {
 			tt_pg_log_result(TT_LOG_ERROR, what, &p->pg, res);
 			p->status = status_of(res);
-			PQclear(res);
-			return NULL;
 		}
-		tt_pg_log_result(TT_LOG_WARN, what, &p->pg, res);
 		PQclear(res);
-		tt_pg_disconnect(&p->pg);
+		break;
+	case TT_PG_STOPPED:
+		p->status = TT_EXIT_TEMPFAIL;
+		break;
+	case TT_PG_UNAVAILABLE:
+		p->status = TT_EXIT_UNAVAILABLE;
+		break;
+	case TT_PG_FATAL:
+		p->status = TT_EXIT_CONFIG;
+		break;
 	}
+	return NULL;
 }
 
 /* Notes a table changed in place (its old row versions stay in its files

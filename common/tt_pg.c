@@ -228,6 +228,39 @@ tt_pg_log_result(enum tt_log_level level, const char *msg, const struct tt_pg *p
 	}
 }
 
+enum tt_pg_end
+tt_pg_query(struct tt_pg *pg, const char *sql, int nparams, const char *const *params,
+    const char *what, bool (*on_connect)(void *arg), void *arg, PGresult **res)
+{
+	*res = NULL;
+	for (;;) {
+		ExecStatusType st;
+		bool fatal;
+
+		if (tt_stop_requested())
+			return TT_PG_STOPPED;
+		if (pg->conn == NULL) {
+			if (!tt_pg_connect(pg, &fatal))
+				return fatal ? TT_PG_FATAL : tt_stop_requested() ? TT_PG_STOPPED : TT_PG_UNAVAILABLE;
+			if (on_connect != NULL && !on_connect(arg))
+				return TT_PG_REFUSED;
+		}
+		*res = nparams > 0 ? PQexecParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0)
+		    : PQexec(pg->conn, sql);
+		st = *res != NULL ? PQresultStatus(*res) : PGRES_FATAL_ERROR;
+		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+			tt_pg_ok(pg);
+			return TT_PG_OK;
+		}
+		if (!tt_pg_transient(pg, *res))
+			return TT_PG_REFUSED;
+		tt_pg_log_result(TT_LOG_WARN, what, pg, *res);
+		PQclear(*res);
+		*res = NULL;
+		tt_pg_disconnect(pg);
+	}
+}
+
 bool
 tt_pg_exec(struct tt_pg *pg, const char *sql, PGresult **res_out)
 {

@@ -61,6 +61,27 @@ const char *tt_pg_state(const PGresult *res);
 /* Logs a failed result at level: the message, SQLSTATE and server text. */
 void tt_pg_log_result(enum tt_log_level level, const char *msg, const struct tt_pg *pg, const PGresult *res);
 
+/* How tt_pg_query ended. */
+enum tt_pg_end {
+	TT_PG_OK,          /* *res holds the result */
+	TT_PG_REFUSED,     /* a failure that will not pass by retrying: *res
+	                    * holds it (not logged: the caller knows what it
+	                    * means), or is NULL when on_connect said no */
+	TT_PG_STOPPED,     /* a stop signal */
+	TT_PG_UNAVAILABLE, /* RECONNECT_MAX_ATTEMPTS used up: exit 69 */
+	TT_PG_FATAL,       /* the connection refused for good: exit 78 */
+};
+
+/* Runs one statement (text parameters; none: the simple protocol),
+ * connecting first when there is no connection. A transient failure
+ * (tt_pg_transient) is logged as a warning with what, and the statement
+ * runs again on a new connection: it must be safe to run twice.
+ * on_connect, when not NULL, runs on each new connection before the
+ * statement (a lock to take again, say); false from it ends the call
+ * with TT_PG_REFUSED and *res NULL. */
+enum tt_pg_end tt_pg_query(struct tt_pg *pg, const char *sql, int nparams, const char *const *params,
+    const char *what, bool (*on_connect)(void *arg), void *arg, PGresult **res);
+
 /* Runs one statement without parameters; true when it succeeded (its
  * result is cleared). On failure *res_out, when not NULL, gets the
  * result for the caller to inspect and clear (NULL when the connection

@@ -46,37 +46,33 @@ struct replay {
 	int64_t last_progress;
 };
 
-/* Runs a query, reconnecting and trying again while the failure is one
- * that passes (see tt_pg_transient). Returns the result (PGRES_TUPLES_OK
- * or PGRES_COMMAND_OK) or NULL with *rc set to the exit status. */
+/* Runs a query (tt_pg_query: reconnecting while the failure passes).
+ * Returns the result or NULL with *rc set to the exit status (0 for a
+ * stop signal). */
 static PGresult *
 query(struct replay *r, const char *sql, int n, const char *const *params, const char *what, int *rc)
 {
-	for (;;) {
-		PGresult *res;
-		ExecStatusType st;
-		bool fatal;
+	PGresult *res;
 
-		if (r->pg.conn == NULL && !tt_pg_connect(&r->pg, &fatal)) {
-			*rc = fatal ? TT_EXIT_CONFIG : tt_stop_requested() ? TT_EXIT_OK : TT_EXIT_UNAVAILABLE;
-			return NULL;
-		}
-		res = PQexecParams(r->pg.conn, sql, n, NULL, params, NULL, NULL, 0);
-		st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-			tt_pg_ok(&r->pg);
-			return res;
-		}
-		if (!tt_pg_transient(&r->pg, res)) {
-			tt_pg_log_result(TT_LOG_ERROR, what, &r->pg, res);
-			PQclear(res);
-			*rc = TT_EXIT_FAILURE;
-			return NULL;
-		}
-		tt_pg_log_result(TT_LOG_WARN, what, &r->pg, res);
+	switch (tt_pg_query(&r->pg, sql, n, params, what, NULL, NULL, &res)) {
+	case TT_PG_OK:
+		return res;
+	case TT_PG_REFUSED:
+		tt_pg_log_result(TT_LOG_ERROR, what, &r->pg, res);
 		PQclear(res);
-		tt_pg_disconnect(&r->pg);
+		*rc = TT_EXIT_FAILURE;
+		break;
+	case TT_PG_STOPPED:
+		*rc = TT_EXIT_OK;
+		break;
+	case TT_PG_UNAVAILABLE:
+		*rc = TT_EXIT_UNAVAILABLE;
+		break;
+	case TT_PG_FATAL:
+		*rc = TT_EXIT_CONFIG;
+		break;
 	}
+	return NULL;
 }
 
 /* The old session's stream, and the new session recorded as its replay.
