@@ -88,6 +88,20 @@ tt_arena_strdup(struct tt_arena *a, const char *s, size_t len)
 	return p;
 }
 
+/* A chunk no longer in use: kept among the spares when it has the
+ * standard size and there is room, else freed. */
+static void
+retire_chunk(struct tt_arena *a, struct tt_arena_chunk *c)
+{
+	if (c->size == ARENA_CHUNK && a->nspare < 1024) {
+		c->older = a->spare;
+		a->spare = c;
+		a->nspare++;
+	} else {
+		free(c);
+	}
+}
+
 void
 tt_arena_reset(struct tt_arena *a)
 {
@@ -101,13 +115,7 @@ tt_arena_reset(struct tt_arena *a)
 	while (c->older != NULL) {
 		struct tt_arena_chunk *older = c->older;
 
-		if (c->size == ARENA_CHUNK && a->nspare < 1024) {
-			c->older = a->spare;
-			a->spare = c;
-			a->nspare++;
-		} else {
-			free(c);
-		}
+		retire_chunk(a, c);
 		c = older;
 	}
 	c->off = 0;
@@ -131,13 +139,7 @@ tt_arena_release(struct tt_arena *a, struct tt_arena_mark m)
 	while (c != NULL && c != m.head) {
 		struct tt_arena_chunk *older = c->older;
 
-		if (c->size == ARENA_CHUNK && a->nspare < 1024) {
-			c->older = a->spare;
-			a->spare = c;
-			a->nspare++;
-		} else {
-			free(c);
-		}
+		retire_chunk(a, c);
 		c = older;
 	}
 	a->head = c;
