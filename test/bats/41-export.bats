@@ -481,22 +481,8 @@ SQL
 	ln -s "$TTLC_ROOT/test" test
 	ln -s "$TTLC_ROOT/scripts" scripts
 	export OTHER_DATABASE_URL=$DATABASE_URL
-	for page in tt-export.1 ttlc-views.7; do
-		n=0 block=
-		while IFS= read -r line || [ -n "$block" ]; do
-			if [ -n "$line" ]; then
-				block+="$line"$'\n'
-				continue
-			fi
-			[ -n "$block" ] || continue
-			n=$((n + 1))
-			bash -e -o pipefail -c "$block" >"$page-$n.out" 2>"$page-$n.err" ||
-				fail "example $n of $page failed:" "$block" "$(cat "$page-$n.err")"
-			[ -s "$page-$n.out" ] || fail "example $n of $page printed nothing:" "$block"
-			block=
-		done < <("$TTLC_ROOT/scripts/man-examples" "$TTLC_ROOT/man/$page")
-		[ "$n" -ge 3 ]
-	done
+	man_examples tt-export.1 3
+	man_examples ttlc-views.7 3
 	# What they print is right, too.
 	grep -q '^ *8 CHAT$' tt-export.1-1.out
 	[ "$(head -1 tt-export.1-3.out)" = '{"user":"olek.big.gifts","coins":1000}' ]

@@ -23,54 +23,30 @@ setup() {
 	ln -s "$TTLC_ROOT/scripts" scripts
 }
 
-# run_examples PAGE - runs each block of PAGE; fails on the first that does.
-run_examples() {
-	local page=$TTLC_ROOT/man/$1 n=0 block=
-	[ -f "$page" ]
-	while IFS= read -r line || [ -n "$block" ]; do
-		if [ -n "$line" ]; then
-			block+="$line"$'\n'
-			continue
-		fi
-		[ -n "$block" ] || continue
-		n=$((n + 1))
-		if ! bash -e -o pipefail -c "$block" >"example-$n.out" 2>"example-$n.err"; then
-			echo "example $n of $1 failed:"
-			echo "$block"
-			cat "example-$n.err"
-			return 1
-		fi
-		[ -s "example-$n.out" ] || { echo "example $n of $1 printed nothing:"; echo "$block"; return 1; }
-		block=
-	done < <("$TTLC_ROOT/scripts/man-examples" "$page")
-	echo "$n examples ran"
-	[ "$n" -gt 0 ]
-}
-
 @test "man: tt-normalize(1) examples run" {
-	run_examples tt-normalize.1
+	man_examples tt-normalize.1
 }
 
 @test "man: tt-ingest(1) examples run" {
-	run_examples tt-ingest.1
+	man_examples tt-ingest.1
 }
 
 @test "man: ttlc(7) examples run" {
-	run_examples ttlc.7
+	man_examples ttlc.7
 }
 
 @test "man: tt-xadd(1) examples run" {
-	run_examples tt-xadd.1
+	man_examples tt-xadd.1
 }
 
 @test "man: tt-xread(1) examples run" {
-	run_examples tt-xread.1
+	man_examples tt-xread.1
 }
 
 @test "man: tt-xack(1) examples run" {
-	run_examples tt-xack.1
+	man_examples tt-xack.1
 }
 
 @test "man: tt-store(1) examples run" {
-	run_examples tt-store.1
+	man_examples tt-store.1
 }

@@ -149,6 +149,36 @@ free_port() {
 	return 1
 }
 
+# ---- man page examples (STYLE.md: the examples are tests) -----------------
+
+# man_examples PAGE [MIN] - runs each EXAMPLES block of man/PAGE with
+# bash -e -o pipefail in the current directory (make it look like the
+# source tree first: links to test/ and scripts/). Each block must succeed
+# and print something (kept in PAGE-N.out); at least MIN blocks (default 1).
+man_examples() {
+	local page=$TTLC_ROOT/man/$1 min=${2:-1} n=0 block= line
+
+	[ -f "$page" ] || { fail "no man page $1"; return 1; }
+	while IFS= read -r line || [ -n "$block" ]; do
+		if [ -n "$line" ]; then
+			block+="$line"$'\n'
+			continue
+		fi
+		[ -n "$block" ] || continue
+		n=$((n + 1))
+		if ! bash -e -o pipefail -c "$block" >"$1-$n.out" 2>"$1-$n.err"; then
+			fail "example $n of $1 failed:" "$block" "$(cat "$1-$n.err")"
+			return 1
+		fi
+		if [ ! -s "$1-$n.out" ]; then
+			fail "example $n of $1 printed nothing:" "$block"
+			return 1
+		fi
+		block=
+	done < <("$TTLC_ROOT/scripts/man-examples" "$page")
+	[ "$n" -ge "$min" ] || { fail "$1: $n examples, want at least $min"; return 1; }
+}
+
 # ---- private servers: a suite that needs one starts its own ---------------
 
 # pg_start_file - from setup_file: a private PostgreSQL 15 (scripts/pg) on a
