@@ -33,7 +33,8 @@ struct tt_lines {
 	size_t max;                /* longest line returned whole */
 	size_t start, end;         /* unread bytes are buf[start..end) */
 	bool eof;
-	bool stopped;              /* eof came from a stop signal, not the input */
+	bool stopped;              /* eof came from a stop signal (or a failing
+	                            * flush hook), not from the input */
 	bool skipping;             /* discarding the rest of an over-long line */
 	uint64_t lineno;           /* 1-based number of the line last returned */
 	/* Called before a read that may block; false ends the input as a
