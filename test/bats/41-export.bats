@@ -288,23 +288,29 @@ SQL
 	[ $((all - small)) -lt $((16 << 10)) ] || fail "RSS grew from $small KB to $all KB"
 }
 
-@test "export: a connection lost mid-export ends it with 69, every line written whole" {
-	store "$UNIFIED_EVENTS"
-	multiply 200 0
-	tt-export --all --fetch 100 >full.ndjson 2>/dev/null
-	total=$(wc -l <full.ndjson)
+# stalled_export - tt-export --all into a FIFO (fd 8 open on its reading
+# end) that nobody reads yet: the export fills the pipe and blocks, its
+# server session idle in the transaction between two fetches. Returns
+# once the server shows it so; BACKGROUND is its pid, stderr err.log.
+stalled_export() {
 	mkfifo pipe
 	tt-export --all --fetch 100 >pipe 2>err.log 3>&- &
 	BACKGROUND=$!
 	exec 8<pipe
-	# The reader stalls: the export fills the pipe and blocks, its
-	# server session idle in the transaction between two fetches.
 	for _ in $(seq 100); do
 		[ "$(admin_sql -c "SELECT count(*) FROM pg_stat_activity
 		    WHERE application_name = 'tt-export' AND state = 'idle in transaction'")" -eq 1 ] && break
 		sleep 0.1
 	done
 	sleep 0.3
+}
+
+@test "export: a connection lost mid-export ends it with 69, every line written whole" {
+	store "$UNIFIED_EVENTS"
+	multiply 200 0
+	tt-export --all --fetch 100 >full.ndjson 2>/dev/null
+	total=$(wc -l <full.ndjson)
+	stalled_export
 	[ "$(admin_sql -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 	    WHERE application_name = 'tt-export'")" -eq 1 ]
 	cat <&8 >out.ndjson
@@ -326,16 +332,7 @@ SQL
 @test "export: SIGTERM stops after a whole line (75); a reader that goes away is 74" {
 	store "$UNIFIED_EVENTS"
 	multiply 200 0
-	mkfifo pipe
-	tt-export --all --fetch 100 >pipe 2>err.log 3>&- &
-	BACKGROUND=$!
-	exec 8<pipe
-	for _ in $(seq 100); do
-		[ "$(admin_sql -c "SELECT count(*) FROM pg_stat_activity
-		    WHERE application_name = 'tt-export' AND state = 'idle in transaction'")" -eq 1 ] && break
-		sleep 0.1
-	done
-	sleep 0.3
+	stalled_export
 	kill -TERM "$BACKGROUND"
 	cat <&8 >out.ndjson
 	exec 8<&-
