@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "tt_exit.h"
 #include "tt_ingest.h"
 #include "tt_lines.h"
+#include "tt_live.h"
 #include "tt_log.h"
 #include "tt_out.h"
 #include "tt_replay.h"
@@ -27,9 +29,12 @@
 	"usage: tt-ingest [--provider NAME] [--fixture FILE] [--keep-session] [--stream-id ID]\n" \
 	"                 [--rate N] [--loop] [--limit N] [--retime]\n" \
 	"       tt-ingest --replay-session ID [--speed N|max] [--retime]\n" \
+	"       tt-ingest --provider direct|euler [--unique-id ID]... [--room-id ID]...\n" \
+	"                 [--targets FILE] [--wait-live] [--record FILE] [--silence-timeout S]\n" \
+	"                 [--euler-json] [--time-scale X]\n" \
 	"       tt-ingest --help\n" \
 	"Writes raw.v1 frames of TikTok LIVE sessions on standard output.\n" \
-	"  --provider NAME  mock or replay (default: INGEST_PROVIDER, else mock)\n" \
+	"  --provider NAME  mock, replay, direct or euler (default: INGEST_PROVIDER, else mock)\n" \
 	"  --fixture FILE   mock: frames to play (default: INGEST_FIXTURE, else\n" \
 	"                   test/fixtures/raw-frames.ndjson, else the installed one)\n" \
 	"  --keep-session   mock: keep the fixture's sessionId\n" \
@@ -40,7 +45,18 @@
 	"  --retime         stamp timestamp with the current time\n" \
 	"  --replay-session ID  replay: play stored session ID again (DATABASE_URL)\n" \
 	"                   as a new session with source \"replay\"\n" \
-	"  --speed N|max    replay: N times the original timing (default 1), max: no waits\n"
+	"  --speed N|max    replay: N times the original timing (default 1), max: no waits\n" \
+	"  --unique-id ID   direct, euler: a creator's @handle (repeatable; default:\n" \
+	"                   TIKTOK_UNIQUE_ID, comma-separated)\n" \
+	"  --room-id ID     direct: a room id, no page lookup (repeatable)\n" \
+	"  --targets FILE   direct, euler: handles (or room:ID) one per line, # comments\n" \
+	"  --wait-live      offline or ended: check again every 60 s until live\n" \
+	"  --record FILE    write every frame received to FILE (for --provider file)\n" \
+	"  --silence-timeout S  no frame for S seconds = dead connection (default 60)\n" \
+	"  --euler-json     euler: ask for JSON bundles instead of raw push frames\n" \
+	"  --time-scale X   multiply every protocol time by X (tests; default 1)\n" \
+	"Environment: EULER_API_KEY, SESSION_ID, TT_TARGET_IDC, RECONNECT_MAX_ATTEMPTS,\n" \
+	"TIKTOK_WEB_URL, SIGN_API_URL, EULER_WS_URL, TTLC_CA_FILE (see tt-ingest(1)).\n"
 
 /* The fixture in a source tree, else the one `make install` put in
  * TTLC_DATADIR (set by the Makefile). */
@@ -338,6 +354,208 @@ run_mock(const struct mock_opts *o, struct tt_out *out)
 	return rc;
 }
 
+/* ---- the live providers' command line ------------------------------------ */
+
+struct targets {
+	struct tt_live_target *v;
+	size_t n, cap;
+	char **owned;        /* strings this list allocated */
+	size_t nowned;
+};
+
+/* A creator's handle as people paste it: "@name", a profile or live URL.
+ * Copies the bare handle into out; false when none is left or it holds
+ * characters TikTok handles do not. */
+static bool
+normalize_handle(const char *in, char *out, size_t outsz)
+{
+	static const char *const prefixes[] = { "https://www.tiktok.com/", "http://www.tiktok.com/",
+		"https://tiktok.com/", "www.tiktok.com/", "tiktok.com/" };
+	size_t len;
+
+	while (*in == ' ' || *in == '\t')
+		in++;
+	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+		if (strncmp(in, prefixes[i], strlen(prefixes[i])) == 0) {
+			in += strlen(prefixes[i]);
+			break;
+		}
+	if (*in == '@')
+		in++;
+	len = strcspn(in, "/?# \t\r\n");
+	if (len == 0 || len > 64 || len >= outsz)
+		return false;
+	memcpy(out, in, len);
+	out[len] = '\0';
+	return out[strspn(out, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.")] == '\0';
+}
+
+static bool
+valid_room_id(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= 20 && s[strspn(s, "0123456789")] == '\0';
+}
+
+static void
+targets_add(struct targets *t, const char *handle, const char *room)
+{
+	char buf[80], *copy, **owned;
+
+	if (handle != NULL && !normalize_handle(handle, buf, sizeof buf))
+		tt_usage_error(USAGE, "not a TikTok handle (letters, digits, _ and ., at most 64)", handle);
+	if (room != NULL && !valid_room_id(room))
+		tt_usage_error(USAGE, "a room id is 1 to 20 digits", room);
+	if (t->n == t->cap) {
+		size_t cap = t->cap == 0 ? 8 : t->cap * 2;
+		struct tt_live_target *v = realloc(t->v, cap * sizeof *v);
+
+		if (v == NULL)
+			goto oom;
+		t->v = v;
+		t->cap = cap;
+	}
+	owned = realloc(t->owned, (t->nowned + 1) * sizeof *owned);
+	if (owned == NULL)
+		goto oom;
+	t->owned = owned;
+	copy = strdup(handle != NULL ? buf : room);
+	if (copy == NULL)
+		goto oom;
+	t->owned[t->nowned++] = copy;
+	t->v[t->n].unique_id = handle != NULL ? copy : NULL;
+	t->v[t->n].room_id = room != NULL ? copy : NULL;
+	t->n++;
+	return;
+oom:
+	tt_log_msg(TT_LOG_ERROR, "out of memory", NULL, NULL);
+	exit(TT_EXIT_FAILURE);
+}
+
+static void
+targets_free(struct targets *t)
+{
+	for (size_t i = 0; i < t->nowned; i++)
+		free(t->owned[i]);
+	free(t->owned);
+	free(t->v);
+}
+
+/* Handles separated by commas or spaces (TIKTOK_UNIQUE_ID). */
+static void
+targets_add_list(struct targets *t, const char *list)
+{
+	char *copy = strdup(list), *save = NULL;
+
+	if (copy == NULL)
+		exit(TT_EXIT_FAILURE);
+	for (char *tok = strtok_r(copy, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save))
+		targets_add(t, tok, NULL);
+	free(copy);
+}
+
+/* One target a line: a handle or room:ID; blank lines and # comments. */
+static void
+targets_add_file(struct targets *t, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+
+	if (f == NULL) {
+		log_errno("cannot open the targets file", path);
+		exit(TT_EXIT_CONFIG);
+	}
+	while (fgets(line, sizeof line, f) != NULL) {
+		char *p = line, *end;
+
+		p[strcspn(p, "#\r\n")] = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		end = p + strlen(p);
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (*p == '\0')
+			continue;
+		if (strncmp(p, "room:", 5) == 0)
+			targets_add(t, NULL, p + 5);
+		else
+			targets_add(t, p, NULL);
+	}
+	if (ferror(f)) {
+		log_errno("cannot read the targets file", path);
+		fclose(f);
+		exit(TT_EXIT_CONFIG);
+	}
+	fclose(f);
+}
+
+/* A URL from the environment, without a trailing slash (tests point these
+ * at the fakes). */
+static const char *
+base_url(const char *env, const char *def, char *buf, size_t size)
+{
+	const char *v = tt_env(env);
+	size_t n;
+
+	snprintf(buf, size, "%s", v != NULL ? v : def);
+	n = strlen(buf);
+	while (n > 0 && buf[n - 1] == '/')
+		buf[--n] = '\0';
+	return buf;
+}
+
+/* The default browser identity (the protocol notes' device preset). */
+#define DEFAULT_UA "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) " \
+	"Chrome/129.0.0.0 Safari/537.36 Edg/128.0.2739.79"
+
+static int
+run_live(struct tt_live_opts *lo, struct targets *t)
+{
+	char web[512], sign[512], euler[512];
+	struct tt_out out;
+	uint64_t max = 0;
+	const char *v;
+	int rc;
+
+	if (t->n == 0 && tt_env("TIKTOK_UNIQUE_ID") != NULL)
+		targets_add_list(t, tt_env("TIKTOK_UNIQUE_ID"));
+	if (t->n == 0)
+		tt_usage_error(USAGE, "the live providers need --unique-id, --room-id, --targets or TIKTOK_UNIQUE_ID", NULL);
+	for (size_t i = 0; lo->euler && i < t->n; i++)
+		if (t->v[i].unique_id == NULL)
+			tt_usage_error(USAGE, "the euler provider takes handles, not room ids", t->v[i].room_id);
+	lo->targets = t->v;
+	lo->ntargets = t->n;
+	lo->api_key = tt_env("EULER_API_KEY");
+	lo->session_id = tt_env("SESSION_ID");
+	lo->target_idc = tt_env("TT_TARGET_IDC");
+	if (lo->euler && lo->api_key == NULL) {
+		tt_log_msg(TT_LOG_ERROR, "the euler provider needs EULER_API_KEY", NULL, NULL);
+		return TT_EXIT_CONFIG;
+	}
+	v = tt_env("RECONNECT_MAX_ATTEMPTS");
+	if (v != NULL && !tt_parse_u64(v, 0, 1000000, &max)) {
+		tt_log_msg(TT_LOG_ERROR, "RECONNECT_MAX_ATTEMPTS must be a number (0 = unlimited)", "value", v);
+		return TT_EXIT_CONFIG;
+	}
+	lo->max_attempts = (unsigned)max;
+	lo->web_url = base_url("TIKTOK_WEB_URL", "https://www.tiktok.com", web, sizeof web);
+	lo->sign_url = base_url("SIGN_API_URL", "https://api.eulerstream.com", sign, sizeof sign);
+	lo->euler_url = base_url("EULER_WS_URL", "wss://ws.eulerstream.com", euler, sizeof euler);
+	lo->ca_file = tt_env("TTLC_CA_FILE");
+	lo->user_agent = DEFAULT_UA;
+	lo->heartbeat_ms = 10000;
+	lo->wait_live_ms = 60000;
+	lo->http_timeout_ms = 20000;
+	tt_out_stdout(&out);
+	tt_stop_on_signals();
+	rc = tt_live_run(lo, &out);
+	if (!tt_out_close(&out) && rc == TT_EXIT_OK)
+		rc = TT_EXIT_IOERR;
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -352,12 +570,22 @@ main(int argc, char **argv)
 		{ "retime", no_argument, NULL, 't' },
 		{ "replay-session", required_argument, NULL, 'R' },
 		{ "speed", required_argument, NULL, 's' },
+		{ "unique-id", required_argument, NULL, 'U' },
+		{ "room-id", required_argument, NULL, 'I' },
+		{ "targets", required_argument, NULL, 'T' },
+		{ "wait-live", no_argument, NULL, 'W' },
+		{ "record", required_argument, NULL, 'C' },
+		{ "silence-timeout", required_argument, NULL, 'S' },
+		{ "euler-json", no_argument, NULL, 'J' },
+		{ "time-scale", required_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct mock_opts o = { 0 };
 	struct tt_replay_opts ro = { .speed = 1 };
-	bool mock_only = false, speed_given = false;
+	struct tt_live_opts lo = { .time_scale = 1, .silence_ms = 60000 };
+	struct targets targets = { 0 };
+	bool mock_only = false, speed_given = false, live_only = false;
 	const char *provider = tt_env("INGEST_PROVIDER");
 	struct tt_out out;
 	int opt, rc;
@@ -413,6 +641,42 @@ main(int argc, char **argv)
 			else if (!tt_parse_double(optarg, &ro.speed) || ro.speed < 0.001 || ro.speed > 1e6)
 				tt_usage_error(USAGE, "--speed must be max or from 0.001 to 1000000", optarg);
 			break;
+		case 'U':
+			live_only = true;
+			targets_add(&targets, optarg, NULL);
+			break;
+		case 'I':
+			live_only = true;
+			targets_add(&targets, NULL, optarg);
+			break;
+		case 'T':
+			live_only = true;
+			targets_add_file(&targets, optarg);
+			break;
+		case 'W':
+			live_only = lo.wait_live = true;
+			break;
+		case 'C':
+			live_only = true;
+			lo.record_path = optarg;
+			break;
+		case 'S': {
+			double sec;
+
+			if (!tt_parse_double(optarg, &sec) || sec < 1 || sec > 86400)
+				tt_usage_error(USAGE, "--silence-timeout must be from 1 to 86400 seconds", optarg);
+			live_only = true;
+			lo.silence_ms = (int64_t)(sec * 1000);
+			break;
+		}
+		case 'J':
+			live_only = lo.euler_json = true;
+			break;
+		case 'X':
+			if (!tt_parse_double(optarg, &lo.time_scale) || lo.time_scale < 0.0001 || lo.time_scale > 100)
+				tt_usage_error(USAGE, "--time-scale must be from 0.0001 to 100", optarg);
+			live_only = true;
+			break;
 		case 'h':
 			tt_usage_help(USAGE);
 		default:
@@ -441,10 +705,17 @@ main(int argc, char **argv)
 	if (ro.session_id != NULL || speed_given)
 		tt_usage_error(USAGE, "--replay-session and --speed belong to the replay provider", provider);
 	if (strcmp(provider, "direct") == 0 || strcmp(provider, "euler") == 0) {
-		/* The live providers are the next piece of work; say so plainly. */
-		tt_log_msg(TT_LOG_ERROR, "provider is not available yet; use mock", "provider", provider);
-		return TT_EXIT_CONFIG;
+		if (mock_only)
+			tt_usage_error(USAGE, "--fixture, --keep-session, --stream-id, --rate, --loop and --limit are mock options", NULL);
+		lo.euler = strcmp(provider, "euler") == 0;
+		if (lo.euler_json && !lo.euler)
+			tt_usage_error(USAGE, "--euler-json belongs to the euler provider", NULL);
+		rc = run_live(&lo, &targets);
+		targets_free(&targets);
+		return rc;
 	}
+	if (live_only)
+		tt_usage_error(USAGE, "--unique-id, --room-id, --targets, --wait-live, --record, --silence-timeout, --euler-json and --time-scale belong to the direct and euler providers", provider);
 	if (strcmp(provider, "mock") != 0) {
 		tt_log_msg(TT_LOG_ERROR, "unknown provider (mock, replay, direct, euler)", "provider", provider);
 		return TT_EXIT_CONFIG;

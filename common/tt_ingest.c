@@ -97,8 +97,11 @@ bool
 tt_ingest_begin(struct tt_ingest *s, const char *stream_id, const char *keep_session_id,
     const char *detail)
 {
-	snprintf(s->stream_id, sizeof s->stream_id, "%s", stream_id);
-	if (keep_session_id != NULL) {
+	if (stream_id != s->stream_id)
+		snprintf(s->stream_id, sizeof s->stream_id, "%s", stream_id);
+	if (keep_session_id == s->session_id) {
+		/* the attempt's id (tt_ingest_attempt) */
+	} else if (keep_session_id != NULL) {
 		snprintf(s->session_id, sizeof s->session_id, "%s", keep_session_id);
 	} else if (!tt_uuid_v4(s->session_id)) {
 		tt_log_msg(TT_LOG_ERROR, "no randomness for a session id", NULL, NULL);
@@ -122,4 +125,48 @@ tt_ingest_end(struct tt_ingest *s, const char *reason)
 		return true;
 	s->open = false;
 	return lifecycle(s, "ControlEvent.DISCONNECTED", "reason", reason, NULL, NULL);
+}
+
+bool
+tt_ingest_attempt(struct tt_ingest *s, const char *stream_id)
+{
+	if (stream_id != s->stream_id)
+		snprintf(s->stream_id, sizeof s->stream_id, "%s", stream_id);
+	s->seq = 0;
+	s->open = false;
+	if (!tt_uuid_v4(s->session_id)) {
+		tt_log_msg(TT_LOG_ERROR, "no randomness for a session id", NULL, NULL);
+		return false;
+	}
+	return true;
+}
+
+bool
+tt_ingest_lifecycle(struct tt_ingest *s, const char *what, const struct tt_lifecycle *l)
+{
+	struct tt_arena scratch;
+	struct tt_json *data;
+	char type[64];
+	bool ok;
+
+	if (strcmp(what, "DISCONNECTED") == 0) {
+		if (!s->open)
+			return true;
+		s->open = false;
+	}
+	snprintf(type, sizeof type, "ControlEvent.%s", what);
+	tt_arena_init(&scratch, 64 * 1024);
+	data = tt_json_new(&scratch, TT_JSON_OBJECT);
+	tt_json_add(data, "provider", str(&scratch, s->provider));
+	if (l->reason != NULL)
+		tt_json_add(data, "reason", str(&scratch, l->reason));
+	if (l->category != NULL)
+		tt_json_add(data, "category", str(&scratch, l->category));
+	if (l->code != 0)
+		tt_json_add(data, "code", tt_json_new_int(&scratch, l->code));
+	if (l->detail != NULL)
+		tt_json_add(data, "detail", str(&scratch, l->detail));
+	ok = data != NULL && !scratch.failed && tt_ingest_emit(s, type, data, NULL);
+	tt_arena_free(&scratch);
+	return ok;
 }

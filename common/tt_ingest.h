@@ -53,6 +53,23 @@ bool tt_ingest_error(struct tt_ingest *s, const char *category, const char *deta
  * why). Does nothing if no session is open. */
 bool tt_ingest_end(struct tt_ingest *s, const char *reason);
 
+/* Starts a new attempt for stream_id: a fresh sessionId and seqNo 0, but
+ * no frame yet. A live provider calls it before each connection attempt,
+ * so that an ERROR about an attempt that never connected still carries a
+ * sessionId of its own; tt_ingest_begin(s, ..., s->session_id, ...) then
+ * opens the session under that id. False without randomness. */
+bool tt_ingest_attempt(struct tt_ingest *s, const char *stream_id);
+
+/* A lifecycle frame (ControlEvent.<what>) with any of its members; NULL
+ * strings and code 0 are left out. DISCONNECTED closes the session. */
+struct tt_lifecycle {
+	const char *reason;
+	const char *category;
+	int code;
+	const char *detail;
+};
+bool tt_ingest_lifecycle(struct tt_ingest *s, const char *what, const struct tt_lifecycle *l);
+
 /* The next seqNo and the session id, for providers that write frames
  * themselves (the mock copies fixture frames with these replaced). */
 uint64_t tt_ingest_next_seq(struct tt_ingest *s);
