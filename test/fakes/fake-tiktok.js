@@ -32,14 +32,17 @@ try {
 let log;        // what /_fake/log returns
 let signCount;  // roomId -> sign requests so far (picks the "sign" entry)
 let connCount;  // roomId -> upgrade requests so far (picks the "connections" entry)
-let lastSign;   // roomId -> { userAgent, ttwid } of the last sign request
 let signN;      // sign requests so far, all rooms (the <n> of cursors and cookies)
+// roomId -> { userAgent, ttwid } of the room's last successful sign request;
+// kept by a reset, like TikTok keeps a signed URL valid.
+const lastSign = new Map();
 
+// reset - clears the log and starts each room's "sign" and "connections"
+// lists from their first entry again.
 function reset() {
 	log = { pages: [], api: [], sign: [], connections: [] };
 	signCount = new Map();
 	connCount = new Map();
-	lastSign = new Map();
 	signN = 0;
 }
 reset();
@@ -152,7 +155,8 @@ const SIGN_ERRORS = {
 	503: { code: 503, error: 'API is not ready for connections yet.' },
 };
 
-// Bytes that no protobuf decoder takes: field 1 with wire type 7.
+// Bytes that no protobuf decoder takes: field 1 with wire type 7 (invalid)
+// and, read as length-delimited, a length far past the end.
 const GARBAGE_BODY = Buffer.from([0x0f, 0xff, 0xff, 0x07, 0x3c, 0x68, 0x74, 0x6d, 0x6c, 0x3e]);
 
 function sign(req, res, u, roomId) {
