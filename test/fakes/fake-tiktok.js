@@ -331,7 +331,19 @@ server.on('upgrade', (req, socket, head) => {
 		entry.closed = { t: F.nowMs(), by: 'server', code: null };
 		return;
 	}
-	wss.handleUpgrade(req, socket, head, (ws) => accept(ws, entry, conn, roomId, query));
+	// ws answers a bad handshake (say, no Sec-WebSocket-Key) with 400 and
+	// never calls back: log that too.
+	let upgraded = false;
+	socket.once('close', () => {
+		if (upgraded || entry.closed) return;
+		entry.rejected = true;
+		entry.rejectReason = 'bad WebSocket handshake';
+		entry.closed = { t: F.nowMs(), by: 'server', code: null };
+	});
+	wss.handleUpgrade(req, socket, head, (ws) => {
+		upgraded = true;
+		accept(ws, entry, conn, roomId, query);
+	});
 });
 
 function accept(ws, entry, conn, roomId, query) {
