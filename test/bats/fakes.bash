@@ -47,17 +47,17 @@ fakes_tls_ca() {
 		printf '%s\n' 'basicConstraints=critical,CA:FALSE' \
 		    'keyUsage=critical,digitalSignature,keyEncipherment' \
 		    'extendedKeyUsage=serverAuth' 'subjectAltName=IP:127.0.0.1,DNS:localhost' >"$d/server.ext"
-		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 		    -keyout "$d/ca.key" -out "$d/ca.pem" -days 2 -subj '/CN=ttlc test CA' \
 		    -addext 'basicConstraints=critical,CA:TRUE' \
-		    -addext 'keyUsage=critical,keyCertSign,cRLSign' >"$d/openssl.log" 2>&1 &&
-		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		    -keyout "$d/server.key" -out "$d/server.csr" -subj '/CN=localhost' >>"$d/openssl.log" 2>&1 &&
-		openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
-		    -CAcreateserial -days 2 -extfile "$d/server.ext" -out "$d/server.pem" >>"$d/openssl.log" 2>&1 || {
+		    -addext 'keyUsage=critical,keyCertSign,cRLSign' >"$d/openssl.log" 2>&1 ||
+		    ! openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		    -keyout "$d/server.key" -out "$d/server.csr" -subj '/CN=localhost' >>"$d/openssl.log" 2>&1 ||
+		    ! openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+		    -CAcreateserial -days 2 -extfile "$d/server.ext" -out "$d/server.pem" >>"$d/openssl.log" 2>&1; then
 			echo "fakes: openssl failed: $(cat "$d/openssl.log")" >&2
 			return 1
-		}
+		fi
 	fi
 	FAKE_TLS_DIR=$d
 	export FAKE_CA_FILE=$d/ca.pem
@@ -67,7 +67,7 @@ fakes_tls_ca() {
 # free loopback port (another one if that was taken meanwhile) and waits
 # until it listens; sets FAKES_PID, FAKES_PORT, FAKES_SCHEME (http|https).
 fakes_start() {
-	local kind=$1 scenario=$2 tls=${3:-} dir pf port try i
+	local kind=$1 scenario=$2 tls=${3:-} dir pf port
 	local -a extra=()
 
 	if [ ! -f "$scenario" ]; then
@@ -86,14 +86,14 @@ fakes_start() {
 		FAKES_SCHEME=https
 	fi
 	pf=$dir/fake-$kind.port
-	for try in 1 2 3 4 5; do
+	for _ in 1 2 3 4 5; do
 		port=$(free_port) || return 1
 		rm -f "$pf"
 		# 3>&- : bats waits for fd 3 to close before it ends a test.
 		node "$FAKES_DIR/fake-$kind.js" --scenario "$scenario" --port-file "$pf" --port "$port" \
 		    "${extra[@]}" </dev/null >>"$dir/fake-$kind.err" 2>&1 3>&- &
 		FAKES_PID=$!
-		for i in $(seq 1 200); do
+		for _ in $(seq 1 200); do
 			if [ -s "$pf" ]; then
 				FAKES_PORT=$(cat "$pf")
 				return 0
@@ -111,10 +111,10 @@ fakes_start() {
 
 # fakes_kill PID - stops a fake: TERM, then KILL after 5 s.
 fakes_kill() {
-	local pid=$1 i
+	local pid=$1
 	[ -n "$pid" ] || return 0
 	kill "$pid" 2>/dev/null || return 0
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
 	done
