@@ -49,7 +49,7 @@ all:
 	@$(MAKE) --no-print-directory BUILD=release bins
 	@mkdir -p bin && for c in $(COMMANDS); do ln -sf ../build/release/bin/$$c bin/$$c; done
 
-bins: $(BINS) $(UNIT)
+bins: $(BINS) $(UNIT) $(O)/bin/gen-recording
 
 $(O)/gen/tt_schemas.c: $(SCHEMAS) scripts/embed-schemas
 	@mkdir -p $(@D)

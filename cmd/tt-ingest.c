@@ -16,6 +16,7 @@
 
 #include "tt_config.h"
 #include "tt_exit.h"
+#include "tt_fileplay.h"
 #include "tt_ingest.h"
 #include "tt_lines.h"
 #include "tt_log.h"
@@ -27,20 +28,22 @@
 	"usage: tt-ingest [--provider NAME] [--fixture FILE] [--keep-session] [--stream-id ID]\n" \
 	"                 [--rate N] [--loop] [--limit N] [--retime]\n" \
 	"       tt-ingest --replay-session ID [--speed N|max] [--retime]\n" \
+	"       tt-ingest --provider file --frames FILE [--stream-id ID]\n" \
 	"       tt-ingest --help\n" \
 	"Writes raw.v1 frames of TikTok LIVE sessions on standard output.\n" \
-	"  --provider NAME  mock or replay (default: INGEST_PROVIDER, else mock)\n" \
+	"  --provider NAME  mock, replay or file (default: INGEST_PROVIDER, else mock)\n" \
 	"  --fixture FILE   mock: frames to play (default: INGEST_FIXTURE, else\n" \
 	"                   test/fixtures/raw-frames.ndjson, else the installed one)\n" \
 	"  --keep-session   mock: keep the fixture's sessionId\n" \
-	"  --stream-id ID   mock: use ID as streamId\n" \
+	"  --stream-id ID   mock, file: use ID as streamId\n" \
 	"  --rate N         mock: at most N frames per second\n" \
 	"  --loop           mock: play the fixture again and again until stopped\n" \
 	"  --limit N        mock: stop after N fixture frames\n" \
 	"  --retime         stamp timestamp with the current time\n" \
 	"  --replay-session ID  replay: play stored session ID again (DATABASE_URL)\n" \
 	"                   as a new session with source \"replay\"\n" \
-	"  --speed N|max    replay: N times the original timing (default 1), max: no waits\n"
+	"  --speed N|max    replay: N times the original timing (default 1), max: no waits\n" \
+	"  --frames FILE    file: decode this recording (tt-ingest --record) at full speed\n"
 
 /* The fixture in a source tree, else the one `make install` put in
  * TTLC_DATADIR (set by the Makefile). */
@@ -352,11 +355,13 @@ main(int argc, char **argv)
 		{ "retime", no_argument, NULL, 't' },
 		{ "replay-session", required_argument, NULL, 'R' },
 		{ "speed", required_argument, NULL, 's' },
+		{ "frames", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct mock_opts o = { 0 };
 	struct tt_replay_opts ro = { .speed = 1 };
+	struct tt_fileplay_opts fo = { 0 };
 	bool mock_only = false, speed_given = false;
 	const char *provider = tt_env("INGEST_PROVIDER");
 	struct tt_out out;
@@ -381,8 +386,7 @@ main(int argc, char **argv)
 			if (*optarg == '\0' || strlen(optarg) > 64 ||
 			    optarg[strspn(optarg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-")] != '\0')
 				tt_usage_error(USAGE, "--stream-id must be 1 to 64 of A-Z a-z 0-9 _ . : -", optarg);
-			mock_only = true;
-			o.stream_id = optarg;
+			o.stream_id = fo.stream_id = optarg;
 			break;
 		case 'r':
 			if (!tt_parse_double(optarg, &o.rate) || o.rate < 0.001 || o.rate > 1e6)
@@ -413,6 +417,9 @@ main(int argc, char **argv)
 			else if (!tt_parse_double(optarg, &ro.speed) || ro.speed < 0.001 || ro.speed > 1e6)
 				tt_usage_error(USAGE, "--speed must be max or from 0.001 to 1000000", optarg);
 			break;
+		case 'F':
+			fo.path = optarg;
+			break;
 		case 'h':
 			tt_usage_help(USAGE);
 		default:
@@ -428,8 +435,10 @@ main(int argc, char **argv)
 	if (strcmp(provider, "replay") == 0) {
 		if (ro.session_id == NULL)
 			tt_usage_error(USAGE, "the replay provider needs --replay-session ID", NULL);
-		if (mock_only)
+		if (mock_only || o.stream_id != NULL)
 			tt_usage_error(USAGE, "--fixture, --keep-session, --stream-id, --rate, --loop and --limit are mock options", NULL);
+		if (fo.path != NULL)
+			tt_usage_error(USAGE, "--frames belongs to the file provider", NULL);
 		ro.progress = isatty(STDERR_FILENO) == 1;
 		tt_out_stdout(&out);
 		tt_stop_on_signals();
@@ -440,13 +449,27 @@ main(int argc, char **argv)
 	}
 	if (ro.session_id != NULL || speed_given)
 		tt_usage_error(USAGE, "--replay-session and --speed belong to the replay provider", provider);
+	if (strcmp(provider, "file") == 0) {
+		if (fo.path == NULL)
+			tt_usage_error(USAGE, "the file provider needs --frames FILE", NULL);
+		if (mock_only || o.retime)
+			tt_usage_error(USAGE, "--fixture, --keep-session, --rate, --loop, --limit and --retime are not file options", NULL);
+		tt_out_stdout(&out);
+		tt_stop_on_signals();
+		rc = tt_fileplay_run(&fo, &out);
+		if (!tt_out_close(&out) && rc == TT_EXIT_OK)
+			rc = TT_EXIT_IOERR;
+		return rc;
+	}
+	if (fo.path != NULL)
+		tt_usage_error(USAGE, "--frames belongs to the file provider", provider);
 	if (strcmp(provider, "direct") == 0 || strcmp(provider, "euler") == 0) {
 		/* The live providers are the next piece of work; say so plainly. */
 		tt_log_msg(TT_LOG_ERROR, "provider is not available yet; use mock", "provider", provider);
 		return TT_EXIT_CONFIG;
 	}
 	if (strcmp(provider, "mock") != 0) {
-		tt_log_msg(TT_LOG_ERROR, "unknown provider (mock, replay, direct, euler)", "provider", provider);
+		tt_log_msg(TT_LOG_ERROR, "unknown provider (mock, replay, file, direct, euler)", "provider", provider);
 		return TT_EXIT_CONFIG;
 	}
 	if (o.fixture == NULL)
