@@ -106,6 +106,22 @@ put_lit(char *w, const char *lit)
 	return w + n;
 }
 
+/* tt_time_now_iso, formatted again only when the millisecond changed: a
+ * file played at full speed writes several frames per millisecond. */
+static void
+now_iso_cached(char buf[TT_TIME_ISO_LEN])
+{
+	static _Thread_local int64_t last = -1;
+	static _Thread_local char text[TT_TIME_ISO_LEN];
+	int64_t ms = tt_time_now_ms();
+
+	if (ms != last) {
+		tt_time_format_iso(ms, text);
+		last = ms;
+	}
+	memcpy(buf, text, TT_TIME_ISO_LEN);
+}
+
 bool
 tt_ingest_emit_text(struct tt_ingest *s, const char *type, const char *data_json, size_t len,
     const char *timestamp)
@@ -115,7 +131,7 @@ tt_ingest_emit_text(struct tt_ingest *s, const char *type, const char *data_json
 	char *line, *w;
 	bool ok;
 
-	tt_time_now_iso(now);
+	now_iso_cached(now);
 	if (timestamp == NULL)
 		timestamp = now;
 	strs = strlen(s->stream_id) + strlen(s->session_id) + strlen(s->source) + strlen(type) +

@@ -135,6 +135,18 @@ static const unsigned char needs_escape[128] = {
 	['\\'] = 1,
 };
 
+/* Nonzero when one of the eight bytes in v is not plain printable ASCII:
+ * >= 0x80, < 0x20, '"' or '\\' (the classic "has a zero byte" test on v
+ * and on v xor each special character). */
+static inline uint64_t
+plain8(uint64_t v)
+{
+	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+	uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+
+	return (v & high) | ((v - ones * 0x20) & ~v & high) | ((q - ones) & ~q & high) | ((b - ones) & ~b & high);
+}
+
 bool
 tt_pbjson_string(struct tt_buf *out, const char *str, size_t n)
 {
@@ -151,6 +163,15 @@ tt_pbjson_string(struct tt_buf *out, const char *str, size_t n)
 
 		if (c < 0x80 && !needs_escape[c]) {
 			i++;
+			/* Eight bytes at a time while none needs a look. */
+			while (n - i >= 8) {
+				uint64_t v;
+
+				memcpy(&v, s + i, 8);
+				if (plain8(v) != 0)
+					break;
+				i += 8;
+			}
 			continue;
 		}
 		if (!tt_buf_add(out, s + run, i - run))
@@ -429,7 +450,7 @@ encode_message(struct enc *e, const ProtobufCMessage *m, int depth)
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 		const void *p = base + f->offset;
-		size_t nlen = strlen(f->name);
+		size_t nlen;
 
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t n = *(const size_t *)(base + f->quantifier_offset);
@@ -438,6 +459,7 @@ encode_message(struct enc *e, const ProtobufCMessage *m, int depth)
 
 			if (n == 0 || arr == NULL)
 				continue;
+			nlen = strlen(f->name);
 			if (!tt_buf_reserve(o, nlen + 4))
 				return false;
 			if (!first)
@@ -477,6 +499,7 @@ encode_message(struct enc *e, const ProtobufCMessage *m, int depth)
 		} else if (f->label == PROTOBUF_C_LABEL_NONE && is_default(f, p)) {
 			continue;
 		}
+		nlen = strlen(f->name);
 		if (!tt_buf_reserve(o, nlen + 4))
 			return false;
 		if (!first)

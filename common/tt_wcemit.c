@@ -15,6 +15,26 @@ valid_ms(int64_t ms)
 	return ms > 0 && ms < 253402300800000;
 }
 
+/* tt_time_format_iso for a valid_ms time, the date and time of day
+ * formatted again only when the second changed (messages come in order). */
+static void
+format_ms(int64_t ms, char buf[TT_TIME_ISO_LEN])
+{
+	static _Thread_local int64_t last = -1;
+	static _Thread_local char text[TT_TIME_ISO_LEN];
+	int64_t sec = ms / 1000;
+	int frac = (int)(ms % 1000);
+
+	if (sec != last) {
+		tt_time_format_iso(sec * 1000, text);
+		last = sec;
+	}
+	memcpy(buf, text, TT_TIME_ISO_LEN);
+	buf[20] = (char)('0' + frac / 100);
+	buf[21] = (char)('0' + frac / 10 % 10);
+	buf[22] = (char)('0' + frac % 10);
+}
+
 bool
 tt_wc_emit_frame(struct tt_ingest *s, const struct tt_wc_frame *f, struct tt_wc_counts *c, int *stream_end)
 {
@@ -31,7 +51,7 @@ tt_wc_emit_frame(struct tt_ingest *s, const struct tt_wc_frame *f, struct tt_wc_
 			c->errors++;
 		}
 		if (valid_ms(m->create_time_ms)) {
-			tt_time_format_iso(m->create_time_ms, ts);
+			format_ms(m->create_time_ms, ts);
 			when = ts;
 		}
 		if (m->json != NULL) {
@@ -112,7 +132,7 @@ tt_wc_emit_euler_text(struct tt_ingest *s, struct tt_json_parser *p, struct tt_a
 	}
 	bts = tt_json_get(v, "timestamp");
 	if (tt_json_int(bts, &ms) && valid_ms(ms)) {
-		tt_time_format_iso(ms, bundle_ts);
+		format_ms(ms, bundle_ts);
 		have_bundle_ts = true;
 	}
 	for (const struct tt_json *e = msgs->first; e != NULL; e = e->next, i++) {
@@ -128,7 +148,7 @@ tt_wc_emit_euler_text(struct tt_ingest *s, struct tt_json_parser *p, struct tt_a
 			continue;
 		}
 		if (tt_json_int(tt_json_path(data, "common.createTime"), &ms) && valid_ms(ms)) {
-			tt_time_format_iso(ms, ts);
+			format_ms(ms, ts);
 			when = ts;
 		}
 		if (!tt_ingest_emit_text(s, type->str, data->src, data->src_len, when))
