@@ -14,7 +14,7 @@ DESTDIR ?=
 BUILD ?= release
 
 CC ?= cc
-PKGS = yajl libcrypto hiredis libpq
+PKGS = yajl libcrypto hiredis libpq libprotobuf-c zlib libwebsockets libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -31,19 +31,25 @@ LIBS = $(PKG_LIBS) -lm
 
 COMMANDS = tt-normalize tt-ingest tt-xadd tt-xread tt-xack tt-store tt-export tt-prune
 LIB_SRC = $(wildcard common/*.c)
-LIB_OBJ = $(LIB_SRC:common/%.c=$(O)/common/%.o) $(O)/gen/tt_schemas.o
+# protoc-c writes the webcast message code into $(O)/gen; webcast_descs.c
+# lists every message descriptor it declares (protobuf-c keeps no such list),
+# which is where tt_webcast finds the event methods.
+GEN_OBJ = $(O)/gen/tt_schemas.o $(O)/gen/webcast.pb-c.o $(O)/gen/webcast_descs.o
+GEN_HDR = $(O)/gen/webcast.pb-c.h
+LIB_OBJ = $(LIB_SRC:common/%.c=$(O)/common/%.o) $(GEN_OBJ)
 SCHEMAS = schema/raw.v1.schema.json schema/unified-event.v1.schema.json schema/dlq.v1.schema.json
 BINS = $(COMMANDS:%=$(O)/bin/%)
 UNIT = $(O)/bin/tt-unit
 
 .PHONY: all bins test unit bench run stop lint install clean deps fuzz valgrind
 .DELETE_ON_ERROR:
+.PRECIOUS: %/gen/webcast.pb-c.c %/gen/webcast.pb-c.h %/gen/webcast_descs.c %/gen/pbtest.pb-c.c %/gen/pbtest.pb-c.h
 
 all:
 	@$(MAKE) --no-print-directory BUILD=release bins
 	@mkdir -p bin && for c in $(COMMANDS); do ln -sf ../build/release/bin/$$c bin/$$c; done
 
-bins: $(BINS) $(UNIT)
+bins: $(BINS) $(UNIT) $(O)/bin/gen-recording
 
 $(O)/gen/tt_schemas.c: $(SCHEMAS) scripts/embed-schemas
 	@mkdir -p $(@D)
@@ -54,11 +60,28 @@ $(O)/gen/tt_schemas.c: $(SCHEMAS) scripts/embed-schemas
 $(O)/gen/tt_schemas.o: $(O)/gen/tt_schemas.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(O)/common/%.o: common/%.c $(wildcard common/*.h)
+# The generated code passes WARN as it is (protobuf-c 1.4); if a newer
+# protoc-c trips a warning, relax it here, for the generated files only.
+%/gen/webcast.pb-c.c %/gen/webcast.pb-c.h: proto/webcast.proto
+	@mkdir -p $(@D)
+	protoc-c --c_out=$(@D) -Iproto proto/webcast.proto
+
+%/gen/webcast_descs.c: %/gen/webcast.pb-c.h
+	{ echo '/* Generated from webcast.pb-c.h: every message descriptor. */'; \
+	  echo '#include "webcast.pb-c.h"'; \
+	  echo 'extern const ProtobufCMessageDescriptor *const tt_webcast_descs[];'; \
+	  echo 'const ProtobufCMessageDescriptor *const tt_webcast_descs[] = {'; \
+	  sed -n 's/^extern const ProtobufCMessageDescriptor \([a-z0-9_]*\);$$/\t\&\1,/p' $<; \
+	  echo '\tNULL,'; echo '};'; } >$@
+
+$(O)/gen/%.o: $(O)/gen/%.c $(GEN_HDR)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/common/%.o: common/%.c $(wildcard common/*.h) $(GEN_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(O)/cmd/%.o: cmd/%.c $(wildcard common/*.h)
+$(O)/cmd/%.o: cmd/%.c $(wildcard common/*.h) $(GEN_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -70,11 +93,27 @@ $(O)/bin/%: $(O)/cmd/%.o $(O)/libttlc.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(O)/libttlc.a $(LIBS)
 
-$(O)/test/%.o: test/unit/%.c $(wildcard common/*.h)
+$(O)/test/%.o: test/unit/%.c $(wildcard common/*.h) $(GEN_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(UNIT): $(O)/test/tt-unit.o $(O)/libttlc.a
+$(O)/test/tt-unit.o: $(O)/gen/pbtest.pb-c.h
+
+# pbtest.proto: every field kind of the JSON encoder, for the unit tests.
+%/gen/pbtest.pb-c.c %/gen/pbtest.pb-c.h: test/unit/pbtest.proto
+	@mkdir -p $(@D)
+	protoc-c --c_out=$(@D) -Itest/unit test/unit/pbtest.proto
+
+$(UNIT): $(O)/test/tt-unit.o $(O)/gen/pbtest.pb-c.o $(O)/libttlc.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(O)/gen/pbtest.pb-c.o $(O)/libttlc.a $(LIBS)
+
+# Test tools: gen-recording writes TTLCWS1 recordings (bench and suites).
+$(O)/test/gen-recording.o: test/bench/gen-recording.c $(wildcard common/*.h) $(GEN_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/bin/gen-recording: $(O)/test/gen-recording.o $(O)/libttlc.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(O)/libttlc.a $(LIBS)
 

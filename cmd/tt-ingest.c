@@ -17,6 +17,7 @@
 
 #include "tt_config.h"
 #include "tt_exit.h"
+#include "tt_fileplay.h"
 #include "tt_ingest.h"
 #include "tt_lines.h"
 #include "tt_live.h"
@@ -32,13 +33,15 @@
 	"       tt-ingest --provider direct|euler [--unique-id ID]... [--room-id ID]...\n" \
 	"                 [--targets FILE] [--wait-live] [--record FILE] [--silence-timeout S]\n" \
 	"                 [--euler-json] [--time-scale X]\n" \
+	"       tt-ingest --provider file --frames FILE [--stream-id ID]\n" \
 	"       tt-ingest --help\n" \
 	"Writes raw.v1 frames of TikTok LIVE sessions on standard output.\n" \
-	"  --provider NAME  mock, replay, direct or euler (default: INGEST_PROVIDER, else mock)\n" \
+	"  --provider NAME  mock, replay, direct, euler or file (default: INGEST_PROVIDER,\n" \
+	"                   else mock)\n" \
 	"  --fixture FILE   mock: frames to play (default: INGEST_FIXTURE, else\n" \
 	"                   test/fixtures/raw-frames.ndjson, else the installed one)\n" \
 	"  --keep-session   mock: keep the fixture's sessionId\n" \
-	"  --stream-id ID   mock: use ID as streamId\n" \
+	"  --stream-id ID   mock, file: use ID as streamId\n" \
 	"  --rate N         mock: at most N frames per second\n" \
 	"  --loop           mock: play the fixture again and again until stopped\n" \
 	"  --limit N        mock: stop after N fixture frames\n" \
@@ -55,6 +58,7 @@
 	"  --silence-timeout S  no frame for S seconds = dead connection (default 60)\n" \
 	"  --euler-json     euler: ask for JSON bundles instead of raw push frames\n" \
 	"  --time-scale X   multiply every protocol time by X (tests; default 1)\n" \
+	"  --frames FILE    file: decode this recording (tt-ingest --record) at full speed\n" \
 	"Environment: EULER_API_KEY, SESSION_ID, TT_TARGET_IDC, RECONNECT_MAX_ATTEMPTS,\n" \
 	"TIKTOK_WEB_URL, SIGN_API_URL, EULER_WS_URL, TTLC_CA_FILE (see tt-ingest(1)).\n"
 
@@ -382,7 +386,11 @@ normalize_handle(const char *in, char *out, size_t outsz)
 		}
 	if (*in == '@')
 		in++;
-	len = strcspn(in, "/?# \t\r\n");
+	/* The handle ends at a path, query or fragment ("/live"); trailing
+	 * blanks are dropped, inner ones make it invalid below. */
+	len = strcspn(in, "/?#");
+	while (len > 0 && (in[len - 1] == ' ' || in[len - 1] == '\t' || in[len - 1] == '\r' || in[len - 1] == '\n'))
+		len--;
 	if (len == 0 || len > 64 || len >= outsz)
 		return false;
 	memcpy(out, in, len);
@@ -578,6 +586,7 @@ main(int argc, char **argv)
 		{ "silence-timeout", required_argument, NULL, 'S' },
 		{ "euler-json", no_argument, NULL, 'J' },
 		{ "time-scale", required_argument, NULL, 'X' },
+		{ "frames", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -585,6 +594,8 @@ main(int argc, char **argv)
 	struct tt_replay_opts ro = { .speed = 1 };
 	struct tt_live_opts lo = { .time_scale = 1, .silence_ms = 60000 };
 	struct targets targets = { 0 };
+	
+	struct tt_fileplay_opts fo = { 0 };
 	bool mock_only = false, speed_given = false, live_only = false;
 	const char *provider = tt_env("INGEST_PROVIDER");
 	struct tt_out out;
@@ -609,8 +620,7 @@ main(int argc, char **argv)
 			if (*optarg == '\0' || strlen(optarg) > 64 ||
 			    optarg[strspn(optarg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-")] != '\0')
 				tt_usage_error(USAGE, "--stream-id must be 1 to 64 of A-Z a-z 0-9 _ . : -", optarg);
-			mock_only = true;
-			o.stream_id = optarg;
+			o.stream_id = fo.stream_id = optarg;
 			break;
 		case 'r':
 			if (!tt_parse_double(optarg, &o.rate) || o.rate < 0.001 || o.rate > 1e6)
@@ -677,6 +687,9 @@ main(int argc, char **argv)
 				tt_usage_error(USAGE, "--time-scale must be from 0.0001 to 100", optarg);
 			live_only = true;
 			break;
+		case 'F':
+			fo.path = optarg;
+			break;
 		case 'h':
 			tt_usage_help(USAGE);
 		default:
@@ -692,8 +705,10 @@ main(int argc, char **argv)
 	if (strcmp(provider, "replay") == 0) {
 		if (ro.session_id == NULL)
 			tt_usage_error(USAGE, "the replay provider needs --replay-session ID", NULL);
-		if (mock_only)
+		if (mock_only || o.stream_id != NULL)
 			tt_usage_error(USAGE, "--fixture, --keep-session, --stream-id, --rate, --loop and --limit are mock options", NULL);
+		if (fo.path != NULL)
+			tt_usage_error(USAGE, "--frames belongs to the file provider", NULL);
 		ro.progress = isatty(STDERR_FILENO) == 1;
 		tt_out_stdout(&out);
 		tt_stop_on_signals();
@@ -704,9 +719,23 @@ main(int argc, char **argv)
 	}
 	if (ro.session_id != NULL || speed_given)
 		tt_usage_error(USAGE, "--replay-session and --speed belong to the replay provider", provider);
+	if (strcmp(provider, "file") == 0) {
+		if (fo.path == NULL)
+			tt_usage_error(USAGE, "the file provider needs --frames FILE", NULL);
+		if (mock_only || o.retime || live_only)
+			tt_usage_error(USAGE, "the file provider takes --frames and --stream-id only", NULL);
+		tt_out_stdout(&out);
+		tt_stop_on_signals();
+		rc = tt_fileplay_run(&fo, &out);
+		if (!tt_out_close(&out) && rc == TT_EXIT_OK)
+			rc = TT_EXIT_IOERR;
+		return rc;
+	}
+	if (fo.path != NULL)
+		tt_usage_error(USAGE, "--frames belongs to the file provider", provider);
 	if (strcmp(provider, "direct") == 0 || strcmp(provider, "euler") == 0) {
-		if (mock_only)
-			tt_usage_error(USAGE, "--fixture, --keep-session, --stream-id, --rate, --loop and --limit are mock options", NULL);
+		if (mock_only || o.stream_id != NULL || o.retime)
+			tt_usage_error(USAGE, "--fixture, --keep-session, --stream-id, --rate, --loop, --limit and --retime are not live options", NULL);
 		lo.euler = strcmp(provider, "euler") == 0;
 		if (lo.euler_json && !lo.euler)
 			tt_usage_error(USAGE, "--euler-json belongs to the euler provider", NULL);
@@ -717,7 +746,7 @@ main(int argc, char **argv)
 	if (live_only)
 		tt_usage_error(USAGE, "--unique-id, --room-id, --targets, --wait-live, --record, --silence-timeout, --euler-json and --time-scale belong to the direct and euler providers", provider);
 	if (strcmp(provider, "mock") != 0) {
-		tt_log_msg(TT_LOG_ERROR, "unknown provider (mock, replay, direct, euler)", "provider", provider);
+		tt_log_msg(TT_LOG_ERROR, "unknown provider (mock, replay, file, direct, euler)", "provider", provider);
 		return TT_EXIT_CONFIG;
 	}
 	if (o.fixture == NULL)

@@ -1,6 +1,7 @@
 /* tt_ingest.c - see tt_ingest.h. */
 #include "tt_ingest.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -68,6 +69,102 @@ tt_ingest_emit(struct tt_ingest *s, const char *type, const struct tt_json *data
 	tt_arena_reset(a);
 	s->frames++;
 	return tt_out_line(s->out, text, len);
+}
+
+/* Appends s as a JSON string at w (room for 6 bytes per input byte plus
+ * 2); returns the end. The strings here are ids, types and times: ASCII
+ * in practice, but escaped all the same. */
+static char *
+put_str(char *w, const char *str)
+{
+	*w++ = '"';
+	for (const unsigned char *p = (const unsigned char *)str; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\') {
+			*w++ = '\\';
+			*w++ = (char)*p;
+		} else if (*p < 0x20) {
+			*w++ = '\\';
+			*w++ = 'u';
+			*w++ = '0';
+			*w++ = '0';
+			*w++ = "0123456789abcdef"[*p >> 4];
+			*w++ = "0123456789abcdef"[*p & 15];
+		} else {
+			*w++ = (char)*p;
+		}
+	}
+	*w++ = '"';
+	return w;
+}
+
+static char *
+put_lit(char *w, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	memcpy(w, lit, n);
+	return w + n;
+}
+
+/* tt_time_now_iso, formatted again only when the millisecond changed: a
+ * file played at full speed writes several frames per millisecond. */
+static void
+now_iso_cached(char buf[TT_TIME_ISO_LEN])
+{
+	static _Thread_local int64_t last = -1;
+	static _Thread_local char text[TT_TIME_ISO_LEN];
+	int64_t ms = tt_time_now_ms();
+
+	if (ms != last) {
+		tt_time_format_iso(ms, text);
+		last = ms;
+	}
+	memcpy(buf, text, TT_TIME_ISO_LEN);
+}
+
+bool
+tt_ingest_emit_text(struct tt_ingest *s, const char *type, const char *data_json, size_t len,
+    const char *timestamp)
+{
+	char now[TT_TIME_ISO_LEN], seq[TT_JSON_INT_LEN];
+	size_t strs, need;
+	char *line, *w;
+	bool ok;
+
+	now_iso_cached(now);
+	if (timestamp == NULL)
+		timestamp = now;
+	strs = strlen(s->stream_id) + strlen(s->session_id) + strlen(s->source) + strlen(type) +
+	    strlen(timestamp) + strlen(now);
+	need = 160 + 6 * strs;
+	if (len > SIZE_MAX - need || (line = tt_arena_alloc(&s->arena, need + len)) == NULL) {
+		tt_arena_reset(&s->arena);
+		tt_log_msg(TT_LOG_ERROR, "frame too large to write", "type", type);
+		return true; /* counted in the log, the stream goes on */
+	}
+	tt_json_format_int((int64_t)tt_ingest_next_seq(s), seq);
+	w = put_lit(line, "{\"schemaVersion\":\"raw.v1\",\"streamId\":");
+	w = put_str(w, s->stream_id);
+	w = put_lit(w, ",\"sessionId\":");
+	w = put_str(w, s->session_id);
+	w = put_lit(w, ",\"source\":");
+	w = put_str(w, s->source);
+	w = put_lit(w, ",\"type\":");
+	w = put_str(w, type);
+	w = put_lit(w, ",\"seqNo\":");
+	w = put_lit(w, seq);
+	w = put_lit(w, ",\"timestamp\":");
+	w = put_str(w, timestamp);
+	w = put_lit(w, ",\"ingestedAt\":");
+	w = put_str(w, now);
+	w = put_lit(w, ",\"data\":");
+	memcpy(w, data_json, len);
+	w += len;
+	*w++ = '}';
+	s->frames++;
+	ok = tt_out_line(s->out, line, (size_t)(w - line));
+	tt_arena_reset(&s->arena);
+	return ok;
 }
 
 /* data {provider, <k1>: v1, <k2>: v2} for lifecycle frames. */

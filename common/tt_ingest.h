@@ -46,6 +46,14 @@ bool tt_ingest_begin(struct tt_ingest *s, const char *stream_id, const char *kee
 bool tt_ingest_emit(struct tt_ingest *s, const char *type, const struct tt_json *data,
     const char *timestamp);
 
+/* The fast path of tt_ingest_emit for a decoder that already has the data
+ * as JSON text: data_json[0..len) must be one valid JSON value (an object
+ * or a string); it is spliced into the envelope as is, with no tree built
+ * and nothing parsed. timestamp NULL means now. False on a write error; a
+ * frame too large for the frame arena is logged and dropped (true). */
+bool tt_ingest_emit_text(struct tt_ingest *s, const char *type, const char *data_json, size_t len,
+    const char *timestamp);
+
 /* Writes a ControlEvent.ERROR frame with category and detail. */
 bool tt_ingest_error(struct tt_ingest *s, const char *category, const char *detail);
 

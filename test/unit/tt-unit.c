@@ -5,6 +5,7 @@
  * test/bats/00-unit.bats.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,14 +18,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
+#include "pbtest.pb-c.h"
+#include "webcast.pb-c.h"
+
 #include "tt_backoff.h"
+#include "tt_buf.h"
 #include "tt_hash.h"
 #include "tt_json.h"
 #include "tt_lines.h"
 #include "tt_log.h"
+#include "tt_pbjson.h"
 #include "tt_redis.h"
 #include "tt_schema.h"
 #include "tt_time.h"
+#include "tt_webcast.h"
 
 static unsigned tests_run;
 static unsigned tests_failed;
@@ -893,6 +902,592 @@ test_arena_mark(void)
 	tt_arena_free(&a);
 }
 
+/* ---- tt_pbjson ---------------------------------------------------------- */
+
+/* Encodes m into a fresh buffer (ceiling max); returns its text (static
+ * storage, NUL-terminated) or NULL when the encoder failed. */
+static const char *
+pbjson_of(const ProtobufCMessage *m, size_t max, char *err, size_t errsz)
+{
+	static char text[8192];
+	struct tt_buf b;
+	bool ok;
+
+	tt_buf_init(&b, max);
+	ok = tt_pbjson_encode(&b, m, err, errsz);
+	if (ok)
+		snprintf(text, sizeof text, "%.*s", (int)b.len, b.data);
+	tt_buf_free(&b);
+	return ok ? text : NULL;
+}
+
+/* Whether text is one valid JSON value (and UTF-8). */
+static bool
+json_valid(const char *text, size_t len)
+{
+	struct tt_json_parser *p = tt_json_parser_new();
+	struct tt_arena a;
+	struct tt_json *v;
+	char err[128];
+	bool ok;
+
+	tt_arena_init(&a, 64u << 20);
+	ok = p != NULL && tt_json_parse(p, &a, text, len, &v, err, sizeof err) == TT_JSON_OK;
+	if (!ok)
+		diag("invalid JSON (%s): %.200s", err, text);
+	tt_arena_free(&a);
+	tt_json_parser_free(p);
+	return ok;
+}
+
+static bool
+pbjson_is(const ProtobufCMessage *m, const char *want)
+{
+	char err[128] = "";
+	const char *got = pbjson_of(m, 1u << 20, err, sizeof err);
+
+	if (got == NULL) {
+		diag("encoder failed: %s", err);
+		return false;
+	}
+	if (strcmp(got, want) != 0) {
+		diag("got  %s", got);
+		diag("want %s", want);
+		return false;
+	}
+	return json_valid(got, strlen(got));
+}
+
+/* U+FFFD in UTF-8. */
+#define R1 "\xef\xbf\xbd"
+
+static void
+test_pbjson(void)
+{
+	Pbtest__Scalars s = PBTEST__SCALARS__INIT, child = PBTEST__SCALARS__INIT;
+	Pbtest__Inner inner = PBTEST__INNER__INIT, item1 = PBTEST__INNER__INIT, item3 = PBTEST__INNER__INIT;
+	Pbtest__Inner five = PBTEST__INNER__INIT;
+	Pbtest__Inner *items[] = { &item1, &item3 };
+	Pbtest__Scalars__LabelsEntry l1 = PBTEST__SCALARS__LABELS_ENTRY__INIT, l2 = l1, l3 = l1;
+	Pbtest__Scalars__LabelsEntry *labels[] = { &l1, &l2, &l3 };
+	Pbtest__Scalars__ByIdEntry b1 = PBTEST__SCALARS__BY_ID_ENTRY__INIT, b2 = b1;
+	Pbtest__Scalars__ByIdEntry *byid[] = { &b1, &b2 };
+	Pbtest__Scalars__FlagsEntry f1 = PBTEST__SCALARS__FLAGS_ENTRY__INIT;
+	Pbtest__Scalars__FlagsEntry *flags[] = { &f1 };
+	Pbtest__ListEntry le = PBTEST__LIST_ENTRY__INIT;
+	Pbtest__ListEntry *list[] = { &le };
+	Pbtest__Scalars *children[] = { &child };
+	int64_t ids[] = { 1, -2 };
+	char *tags[] = { (char *)"p", (char *)"q" };
+	uint8_t raw[] = { 0, 1, 2, 0xff };
+	char err[128];
+	struct tt_buf b;
+
+	check(pbjson_is(&s.base, "{}"), "pbjson: a message of defaults is {}");
+
+	s.i32 = -5;
+	s.i64 = INT64_MIN;
+	s.u32 = 4000000000u;
+	s.u64 = UINT64_MAX;
+	s.s32 = -7;
+	s.s64 = -9007199254740993;
+	s.f32 = 7;
+	s.f64 = 8;
+	s.sf32 = -9;
+	s.sf64 = -10;
+	s.flag = 1;
+	s.fl = 1.5f;
+	s.db = 0.1;
+	s.str = (char *)"a\"b\\c\n\t\x01/\xc3\xa9";
+	s.raw.data = raw;
+	s.raw.len = sizeof raw;
+	s.colour = PBTEST__COLOUR__COLOUR_BLUE;
+	s.inner = &inner;
+	s.n_ids = 2;
+	s.ids = ids;
+	s.n_tags = 2;
+	s.tags = tags;
+	item3.n = 3;
+	s.n_items = 2;
+	s.items = items;
+	l1.key = (char *)"k";
+	l1.value = (char *)"v1";
+	l2.key = (char *)"j";
+	l2.value = (char *)"";
+	l3.key = (char *)"k";
+	l3.value = (char *)"v2";
+	s.n_labels = 3;
+	s.labels = labels;
+	five.name = (char *)"five";
+	b1.key = 5;
+	b1.value = &five;
+	b2.key = 0;
+	b2.value = NULL;
+	s.n_byid = 2;
+	s.byid = byid;
+	f1.key = 1;
+	f1.value = 0;
+	s.n_flags = 1;
+	s.flags = flags;
+	s.choice_case = PBTEST__SCALARS__CHOICE_PICK;
+	s.pick = 0;
+	child.i32 = 1;
+	s.n_children = 1;
+	s.children = children;
+	le.key = (char *)"a";
+	le.value = (char *)"b";
+	s.n_list = 1;
+	s.list = list;
+	check(pbjson_is(&s.base,
+	    "{\"i32\":-5,\"i64\":\"-9223372036854775808\",\"u32\":4000000000,\"u64\":\"18446744073709551615\","
+	    "\"s32\":-7,\"s64\":\"-9007199254740993\",\"f32\":7,\"f64\":\"8\",\"sf32\":-9,\"sf64\":\"-10\","
+	    "\"flag\":true,\"fl\":1.5,\"db\":0.10000000000000001,"
+	    "\"str\":\"a\\\"b\\\\c\\n\\t\\u0001/\xc3\xa9\",\"raw\":\"AAEC/w==\",\"colour\":2,\"inner\":{},"
+	    "\"ids\":[\"1\",\"-2\"],\"tags\":[\"p\",\"q\"],\"items\":[{},{\"n\":3}],"
+	    "\"labels\":{\"j\":\"\",\"k\":\"v2\"},\"byId\":{\"5\":{\"name\":\"five\"},\"0\":{}},"
+	    "\"flags\":{\"true\":0},\"pick\":0,\"children\":[{\"i32\":1}],"
+	    "\"list\":[{\"key\":\"a\",\"value\":\"b\"}]}"),
+	    "pbjson: every scalar type, enum by number, repeated, maps (last key wins), oneof zero, {}");
+	check(tt_pbjson_is_map(&pbtest__scalars__descriptor, &pbtest__scalars__descriptor.fields[20]) &&
+	    !tt_pbjson_is_map(&pbtest__scalars__descriptor, &pbtest__scalars__descriptor.fields[26]) &&
+	    !tt_pbjson_is_map(&pbtest__scalars__descriptor, &pbtest__scalars__descriptor.fields[19]),
+	    "pbjson: maps are told from look-alike repeated messages");
+
+	{
+		Pbtest__Scalars n = PBTEST__SCALARS__INIT;
+
+		n.db = NAN;
+		n.fl = -INFINITY;
+		check(pbjson_is(&n.base, "{\"fl\":\"-Infinity\",\"db\":\"NaN\"}"), "pbjson: NaN and -Infinity as strings");
+		n.db = INFINITY;
+		n.fl = 0;
+		check(pbjson_is(&n.base, "{\"db\":\"Infinity\"}"), "pbjson: Infinity as a string, 0.0 left out");
+		n.db = 0;
+		n.str = (char *)"a\xff" "b\xc3" "c\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80\xe2\x82";
+		check(pbjson_is(&n.base, "{\"str\":\"a" R1 "b" R1 "c" R1 R1 R1 R1 R1 R1 R1 R1 R1 R1 R1 "\"}"),
+		    "pbjson: invalid UTF-8 (stray, cut, overlong, surrogate, past U+10FFFF) becomes U+FFFD per byte");
+		n.str = (char *)"\xf0\x9f\x98\x80\x7f\x1f";
+		check(pbjson_is(&n.base, "{\"str\":\"\xf0\x9f\x98\x80\x7f\\u001f\"}"),
+		    "pbjson: 4-byte UTF-8 kept, control characters escaped");
+	}
+
+	check(pbjson_of(&s.base, 64, err, sizeof err) == NULL && strstr(err, "larger than 64") != NULL,
+	    "pbjson: past the ceiling is an error, not a crash (%s)", err);
+	{
+		Pbtest__Scalars chain[40];
+		Pbtest__Scalars *links[40];
+
+		for (int i = 0; i < 40; i++) {
+			Pbtest__Scalars init = PBTEST__SCALARS__INIT;
+
+			chain[i] = init;
+			links[i] = &chain[i];
+		}
+		for (int i = 0; i + 1 < 40; i++) {
+			chain[i].n_children = 1;
+			chain[i].children = &links[i + 1];
+		}
+		err[0] = '\0';
+		check(pbjson_of(&chain[0].base, 1u << 20, err, sizeof err) == NULL && strstr(err, "deep") != NULL,
+		    "pbjson: nesting past the depth guard is an error (%s)", err);
+		chain[20].n_children = 0;
+		check(pbjson_of(&chain[0].base, 1u << 20, err, sizeof err) != NULL, "pbjson: 20 levels are fine");
+	}
+	tt_buf_init(&b, 1024);
+	tt_pbjson_base64(&b, "", 0);
+	tt_pbjson_base64(&b, "f", 1);
+	tt_buf_addc(&b, '|');
+	tt_pbjson_base64(&b, "fo", 2);
+	tt_buf_addc(&b, '|');
+	tt_pbjson_base64(&b, "foo", 3);
+	tt_buf_addc(&b, '|');
+	tt_pbjson_base64(&b, "foob", 4);
+	check(span_is(b.data, b.len, "Zg==|Zm8=|Zm9v|Zm9vYg=="), "pbjson: base64 with padding (RFC 4648 vectors)");
+	tt_buf_free(&b);
+	tt_buf_init(&b, 8);
+	check(!tt_buf_add(&b, "123456789", 9) && b.failed && b.len == 0 && tt_buf_add(&b, "12345678", 8),
+	    "tt_buf: growing past the ceiling fails and appends nothing");
+	tt_buf_free(&b);
+}
+
+/* ---- tt_webcast --------------------------------------------------------- */
+
+struct bytes {
+	uint8_t *p;
+	size_t len;
+};
+
+static struct bytes
+pack_msg(const ProtobufCMessage *m)
+{
+	struct bytes b;
+
+	b.len = protobuf_c_message_get_packed_size(m);
+	b.p = malloc(b.len + 1);
+	protobuf_c_message_pack(m, b.p);
+	return b;
+}
+
+/* gzip of p[0..len) (level 1), malloc'd. */
+static struct bytes
+gzip_bytes(const void *p, size_t len)
+{
+	z_stream z;
+	struct bytes b;
+
+	memset(&z, 0, sizeof z);
+	deflateInit2(&z, 1, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+	b.len = deflateBound(&z, len);
+	b.p = malloc(b.len);
+	z.next_in = (Bytef *)(uintptr_t)p;
+	z.avail_in = (uInt)len;
+	z.next_out = b.p;
+	z.avail_out = (uInt)b.len;
+	deflate(&z, Z_FINISH);
+	b.len = z.total_out;
+	deflateEnd(&z);
+	return b;
+}
+
+/* A push frame of type "msg" around payload (gzipped when asked). */
+static struct bytes
+msg_frame(const struct bytes *payload, bool gzip, uint64_t log_id)
+{
+	Webcast__WebcastPushFrame pf = WEBCAST__WEBCAST_PUSH_FRAME__INIT;
+	struct bytes z = { NULL, 0 }, out;
+
+	if (gzip)
+		z = gzip_bytes(payload->p, payload->len);
+	pf.logid = (int64_t)log_id;
+	pf.seqid = 9;
+	pf.payloadencoding = (char *)"pb";
+	pf.payloadtype = (char *)"msg";
+	pf.payload.data = gzip ? z.p : payload->p;
+	pf.payload.len = gzip ? z.len : payload->len;
+	out = pack_msg(&pf.base);
+	free(z.p);
+	return out;
+}
+
+/* A fetch result of the given messages (method, payload pairs). */
+static struct bytes
+fetch_result(size_t n, const char *const *methods, const struct bytes *payloads, bool need_ack)
+{
+	Webcast__ProtoMessageFetchResult r = WEBCAST__PROTO_MESSAGE_FETCH_RESULT__INIT;
+	Webcast__BaseProtoMessage bm[8], *bp[8];
+	Webcast__ProtoMessageFetchResult__RouteParamsEntry rp = WEBCAST__PROTO_MESSAGE_FETCH_RESULT__ROUTE_PARAMS_ENTRY__INIT;
+	Webcast__ProtoMessageFetchResult__RouteParamsEntry *rps[] = { &rp };
+
+	for (size_t i = 0; i < n && i < 8; i++) {
+		Webcast__BaseProtoMessage init = WEBCAST__BASE_PROTO_MESSAGE__INIT;
+
+		bm[i] = init;
+		bm[i].method = (char *)methods[i];
+		bm[i].payload.data = payloads[i].p;
+		bm[i].payload.len = payloads[i].len;
+		bm[i].msgid = (int64_t)(1000 + i);
+		bm[i].ishistory = i == 0;
+		bp[i] = &bm[i];
+	}
+	r.n_messages = n;
+	r.messages = bp;
+	r.cursor = (char *)"c-1";
+	r.internalext = (char *)"ext:1|2";
+	r.needack = need_ack;
+	r.heartbeatduration = 10000;
+	r.pushserver = (char *)"wss://push.example/ws";
+	rp.key = (char *)"im_path";
+	rp.value = (char *)"/x";
+	r.n_routeparams = 1;
+	r.routeparams = rps;
+	return pack_msg(&r.base);
+}
+
+static void
+test_webcast_encoders(struct tt_webcast *w)
+{
+	uint8_t buf[256];
+	struct tt_wc_frame f;
+	char err[256];
+	size_t n;
+	Webcast__WebcastPushFrame *pf;
+
+	n = tt_webcast_ack(buf, sizeof buf, 7340702509671467807u, "ext:abc", 7);
+	check(n > 0 && tt_webcast_decode_frame(w, buf, n, &f, err, sizeof err) == TT_WC_OK &&
+	    strcmp(f.payload_type, "ack") == 0 && f.log_id == 7340702509671467807u && !f.has_result,
+	    "webcast: an ack decodes back to payloadType ack and its logId");
+	pf = webcast__webcast_push_frame__unpack(NULL, n, buf);
+	check(pf != NULL && strcmp(pf->payloadencoding, "pb") == 0 && pf->payload.len == 7 &&
+	    memcmp(pf->payload.data, "ext:abc", 7) == 0 && pf->seqid == 0,
+	    "webcast: the ack's payload is internalExt, encoding pb");
+	webcast__webcast_push_frame__free_unpacked(pf, NULL);
+	check(tt_webcast_ack(buf, 10, 1, "ext:abc", 7) == 0, "webcast: an ack that does not fit returns 0");
+
+	n = tt_webcast_heartbeat(buf, sizeof buf, 7340691647148018438u, 3);
+	pf = webcast__webcast_push_frame__unpack(NULL, n, buf);
+	if (check(n > 0 && pf != NULL && strcmp(pf->payloadtype, "hb") == 0, "webcast: a heartbeat frame has type hb")) {
+		Webcast__HeartBeatMessage *hb = webcast__heart_beat_message__unpack(NULL, pf->payload.len, pf->payload.data);
+
+		check(hb != NULL && (uint64_t)hb->roomid == 7340691647148018438u && hb->sendpacketseqid == 3,
+		    "webcast: the heartbeat carries roomId and sendPacketSeqId");
+		webcast__heart_beat_message__free_unpacked(hb, NULL);
+	}
+	webcast__webcast_push_frame__free_unpacked(pf, NULL);
+
+	n = tt_webcast_enter_room(buf, sizeof buf, 7340691647148018438u, 123456789012345u);
+	pf = webcast__webcast_push_frame__unpack(NULL, n, buf);
+	if (check(n > 0 && pf != NULL && strcmp(pf->payloadtype, "im_enter_room") == 0 &&
+	    strcmp(pf->payloadencoding, "pb") == 0, "webcast: enter room frame has type im_enter_room")) {
+		Webcast__WebcastImEnterRoomMessage *m =
+		    webcast__webcast_im_enter_room_message__unpack(NULL, pf->payload.len, pf->payload.data);
+
+		check(m != NULL && (uint64_t)m->roomid == 7340691647148018438u && m->liveid == 12 &&
+		    strcmp(m->identity, "audience") == 0 && m->enteruniqueid == 123456789012345 &&
+		    strcmp(m->filterwelcomemsg, "0") == 0,
+		    "webcast: enter room carries roomId, liveId 12, audience, enterUniqueId, filterWelcomeMsg 0");
+		webcast__webcast_im_enter_room_message__free_unpacked(m, NULL);
+	}
+	webcast__webcast_push_frame__free_unpacked(pf, NULL);
+	check(tt_webcast_enter_room(buf, 8, 1, 1) == 0, "webcast: enter room that does not fit returns 0");
+}
+
+static void
+test_webcast_decode(struct tt_webcast *w)
+{
+	Webcast__WebcastChatMessage chat = WEBCAST__WEBCAST_CHAT_MESSAGE__INIT;
+	Webcast__WebcastControlMessage ctl = WEBCAST__WEBCAST_CONTROL_MESSAGE__INIT;
+	Webcast__CommonMessageData common = WEBCAST__COMMON_MESSAGE_DATA__INIT;
+	Webcast__User user = WEBCAST__USER__INIT;
+	const char *methods[] = { "WebcastChatMessage", "WebcastFooMessage", "WebcastGiftMessage",
+		"WebcastControlMessage", "bad name!" };
+	struct bytes payloads[5], result, frame;
+	struct tt_wc_frame f;
+	char err[256];
+	enum tt_wc_status st;
+
+	common.method = (char *)"WebcastChatMessage";
+	common.msgid = 7340702509671467807;
+	common.createtime = 1709140492750;
+	user.id = 42;
+	user.nickname = (char *)"Ola \"O\"";
+	chat.common = &common;
+	chat.user = &user;
+	chat.content = (char *)"hi\xff";
+	payloads[0] = pack_msg(&chat.base);
+	payloads[1] = (struct bytes){ (uint8_t *)strdup("\x08\x01"), 2 };
+	payloads[2] = (struct bytes){ (uint8_t *)strdup("\x0a\x7f\x01"), 3 }; /* length past the end */
+	ctl.action = 3;
+	payloads[3] = pack_msg(&ctl.base);
+	payloads[4] = (struct bytes){ (uint8_t *)strdup(""), 0 };
+	result = fetch_result(5, methods, payloads, true);
+
+	for (int gz = 0; gz <= 1; gz++) {
+		frame = msg_frame(&result, gz, 77);
+		st = tt_webcast_decode_frame(w, frame.p, frame.len, &f, err, sizeof err);
+		if (!check(st == TT_WC_OK && f.gzip == gz && f.has_result && f.nmessages == 5,
+		    "webcast: %s msg frame decodes (%s)", gz ? "gzipped" : "plain", err)) {
+			free(frame.p);
+			continue;
+		}
+		check(f.log_id == 77 && f.seq_id == 9 && f.need_ack && strcmp(f.internal_ext, "ext:1|2") == 0 &&
+		    f.internal_ext_len == 7 && strcmp(f.cursor, "c-1") == 0 && f.heartbeat_ms == 10000 &&
+		    strcmp(f.push_server, "wss://push.example/ws") == 0 && f.nroute == 1 &&
+		    strcmp(f.route_keys[0], "im_path") == 0 && strcmp(f.route_values[0], "/x") == 0,
+		    "webcast: frame and fetch result fields (%s)", gz ? "gzip" : "plain");
+		check(f.messages[0].json != NULL && f.messages[0].error == NULL && f.messages[0].is_history &&
+		    f.messages[0].create_time_ms == 1709140492750 && f.messages[0].msg_id == 1000 &&
+		    span_is(f.messages[0].json, f.messages[0].json_len,
+		    "{\"common\":{\"method\":\"WebcastChatMessage\",\"msgId\":\"7340702509671467807\","
+		    "\"createTime\":\"1709140492750\"},\"user\":{\"id\":\"42\",\"nickname\":\"Ola \\\"O\\\"\"},"
+		    "\"content\":\"hi\xef\xbf\xbd\"}"),
+		    "webcast: a chat message becomes proto3 JSON");
+		check(f.messages[1].json == NULL && f.messages[1].error == NULL &&
+		    span_is(f.messages[1].b64, f.messages[1].b64_len, "CAE=") && f.messages[1].b64[-1] == '"' &&
+		    f.messages[1].b64[f.messages[1].b64_len] == '"',
+		    "webcast: a method not in the .proto is lossless base64, no error");
+		check(f.messages[2].json == NULL && f.messages[2].error != NULL &&
+		    strncmp(f.messages[2].error, "cannot decode WebcastGiftMessage: ", 34) == 0 &&
+		    span_is(f.messages[2].b64, f.messages[2].b64_len, "Cn8B"),
+		    "webcast: an undecodable message keeps its bytes and says why (%s)",
+		    f.messages[2].error != NULL ? f.messages[2].error : "no error");
+		check(f.messages[3].control_action == 3 && f.messages[3].json != NULL &&
+		    span_is(f.messages[3].json, f.messages[3].json_len, "{\"action\":3}"),
+		    "webcast: control action is reported");
+		check(strcmp(f.messages[4].method, "Unknown") == 0 && f.messages[4].error != NULL &&
+		    f.messages[4].b64_len == 0, "webcast: an invalid method name becomes Unknown with an error");
+		free(frame.p);
+	}
+	st = tt_webcast_decode_result(w, result.p, result.len, &f, err, sizeof err);
+	check(st == TT_WC_OK && f.has_result && f.nmessages == 5 && strcmp(f.payload_type, "") == 0 &&
+	    f.messages[3].control_action == 3, "webcast: a bare fetch result (sign server body) decodes");
+
+	/* Damage. */
+	check(tt_webcast_decode_frame(w, "\x08\xff", 2, &f, err, sizeof err) == TT_WC_BAD_FRAME &&
+	    strstr(err, "not a push frame") != NULL, "webcast: garbage is BAD_FRAME (%s)", err);
+	check(tt_webcast_decode_frame(w, "", 0, &f, err, sizeof err) == TT_WC_OK && f.payload_type[0] == '\0' &&
+	    !f.has_result, "webcast: an empty frame has no payload type and no messages");
+	frame = msg_frame(&result, true, 1);
+	check(tt_webcast_decode_frame(w, frame.p, frame.len / 2, &f, err, sizeof err) == TT_WC_BAD_FRAME,
+	    "webcast: a truncated frame is BAD_FRAME");
+	free(frame.p);
+	{
+		struct bytes z = gzip_bytes(result.p, result.len), cut;
+		Webcast__WebcastPushFrame pf = WEBCAST__WEBCAST_PUSH_FRAME__INIT;
+		Webcast__PushHeader h = WEBCAST__PUSH_HEADER__INIT, *hs[] = { &h };
+
+		pf.payloadtype = (char *)"msg";
+		pf.payload.data = z.p;
+		pf.payload.len = z.len - 10;
+		cut = pack_msg(&pf.base);
+		check(tt_webcast_decode_frame(w, cut.p, cut.len, &f, err, sizeof err) == TT_WC_BAD_GZIP,
+		    "webcast: a truncated gzip payload is BAD_GZIP (%s)", err);
+		free(cut.p);
+		z.p[5] ^= 0xff;
+		z.p[12] ^= 0xff;
+		z.p[20] ^= 0xff;
+		pf.payload.len = z.len;
+		cut = pack_msg(&pf.base);
+		check(tt_webcast_decode_frame(w, cut.p, cut.len, &f, err, sizeof err) != TT_WC_OK,
+		    "webcast: a corrupt gzip payload is an error (%s)", err);
+		free(cut.p);
+		/* Header says gzip, payload is not. */
+		h.key = (char *)"compress_type";
+		h.value = (char *)"gzip";
+		pf.n_headers = 1;
+		pf.headers = hs;
+		pf.payload.data = result.p;
+		pf.payload.len = result.len;
+		cut = pack_msg(&pf.base);
+		check(tt_webcast_decode_frame(w, cut.p, cut.len, &f, err, sizeof err) == TT_WC_BAD_GZIP && f.gzip,
+		    "webcast: compress_type=gzip on a plain payload is BAD_GZIP");
+		free(cut.p);
+		pf.n_headers = 0;
+		pf.payload.data = (uint8_t *)"\xff\xff\xff";
+		pf.payload.len = 3;
+		cut = pack_msg(&pf.base);
+		check(tt_webcast_decode_frame(w, cut.p, cut.len, &f, err, sizeof err) == TT_WC_BAD_RESULT &&
+		    !f.has_result, "webcast: a msg payload that is no fetch result is BAD_RESULT");
+		free(cut.p);
+		pf.payloadtype = (char *)"hb";
+		cut = pack_msg(&pf.base);
+		check(tt_webcast_decode_frame(w, cut.p, cut.len, &f, err, sizeof err) == TT_WC_OK &&
+		    strcmp(f.payload_type, "hb") == 0 && !f.has_result,
+		    "webcast: other payload types give only the frame fields");
+		free(cut.p);
+		free(z.p);
+	}
+	{
+		/* A gzip bomb: 48 MiB of zeros, about 48 KiB compressed. */
+		size_t big = 48u << 20;
+		uint8_t *zeros = calloc(1, big);
+		struct bytes z = gzip_bytes(zeros, big), bomb;
+		Webcast__WebcastPushFrame pf = WEBCAST__WEBCAST_PUSH_FRAME__INIT;
+
+		free(zeros);
+		pf.payloadtype = (char *)"msg";
+		pf.payload.data = z.p;
+		pf.payload.len = z.len;
+		bomb = pack_msg(&pf.base);
+		check(tt_webcast_decode_frame(w, bomb.p, bomb.len, &f, err, sizeof err) == TT_WC_TOO_LARGE,
+		    "webcast: a gzip bomb is TOO_LARGE, not an allocation of its size (%s)", err);
+		free(bomb.p);
+		free(z.p);
+	}
+	check(tt_webcast_known_method("WebcastLikeMessage") && tt_webcast_known_method("WebcastLinkMicBattle") &&
+	    !tt_webcast_known_method("WebcastPushFrame") && !tt_webcast_known_method("WebcastImEnterRoomMessage") &&
+	    !tt_webcast_known_method("User"), "webcast: the method table holds the event types only");
+	for (int i = 0; i < 5; i++)
+		free(payloads[i].p);
+	free(result.p);
+}
+
+/* The conformance test: the real captured like payload, wrapped as
+ * BaseProtoMessage -> fetch result (needAck) -> gzip -> push frame, must
+ * decode to the values its source lists. */
+static void
+test_webcast_conformance(struct tt_webcast *w)
+{
+	const char *root = getenv("TTLC_ROOT");
+	char path[4096];
+	FILE *fp;
+	struct bytes like = { NULL, 0 }, result, frame;
+	const char *methods[] = { "WebcastLikeMessage" };
+	struct tt_wc_frame f;
+	char err[256];
+	struct tt_json_parser *p;
+	struct tt_arena a;
+	struct tt_json *v = NULL;
+	const struct tt_json *badge = NULL;
+	int64_t n;
+
+	snprintf(path, sizeof path, "%s/test/fixtures/webcast_like_message_payload.bin", root != NULL ? root : ".");
+	fp = fopen(path, "rb");
+	if (!check(fp != NULL, "conformance: the captured like payload is readable (%s)", path))
+		return;
+	like.p = malloc(8192);
+	like.len = fread(like.p, 1, 8192, fp);
+	fclose(fp);
+	check(like.len == 2645, "conformance: the payload is 2645 bytes");
+	result = fetch_result(1, methods, &like, true);
+	frame = msg_frame(&result, true, 4242);
+	if (!check(tt_webcast_decode_frame(w, frame.p, frame.len, &f, err, sizeof err) == TT_WC_OK &&
+	    f.gzip && f.need_ack && f.nmessages == 1 && f.messages[0].json != NULL && f.messages[0].error == NULL,
+	    "conformance: the gzipped like frame decodes (%s)", err))
+		goto out;
+	check(strcmp(f.messages[0].method, "WebcastLikeMessage") == 0 &&
+	    f.messages[0].create_time_ms == 1709140492750, "conformance: method and createTime");
+	p = tt_json_parser_new();
+	tt_arena_init(&a, 64u << 20);
+	if (check(tt_json_parse(p, &a, f.messages[0].json, f.messages[0].json_len, &v, err, sizeof err) == TT_JSON_OK,
+	    "conformance: the JSON parses (%s)", err)) {
+		check(tt_json_str_eq(tt_json_path(v, "common.method"), "WebcastLikeMessage"), "conformance: common.method");
+		check(tt_json_str_eq(tt_json_path(v, "common.msgId"), "7340702509671467807"),
+		    "conformance: common.msgId 7340702509671467807");
+		check(tt_json_str_eq(tt_json_path(v, "common.roomId"), "7340691647148018438"),
+		    "conformance: common.roomId 7340691647148018438");
+		check(tt_json_str_eq(tt_json_path(v, "common.createTime"), "1709140492750"),
+		    "conformance: common.createTime 1709140492750");
+		check(tt_json_str_eq(tt_json_path(v, "common.displayText.key"), "pm_mt_msg_viewer"),
+		    "conformance: displayText.key pm_mt_msg_viewer");
+		check(tt_json_str_eq(tt_json_path(v, "common.displayText.defaultPattern"), "{0:user} liked the LIVE"),
+		    "conformance: displayText.defaultPattern");
+		check(tt_json_int(tt_json_get(v, "count"), &n) && n == 15 && tt_json_get(v, "count")->kind == TT_JSON_NUMBER,
+		    "conformance: count 15 (a number)");
+		check(tt_json_str_eq(tt_json_get(v, "total"), "11641"), "conformance: total \"11641\" (int64 string)");
+		check(tt_json_str_eq(tt_json_path(v, "user.displayId"), "kylleehall"), "conformance: user.displayId kylleehall");
+		for (const struct tt_json *e = tt_json_path(v, "user.badgeList") != NULL ?
+		    tt_json_path(v, "user.badgeList")->first : NULL; e != NULL; e = e->next) {
+			int64_t dt, st;
+
+			if (tt_json_int(tt_json_get(e, "displayType"), &dt) && dt == 4 &&
+			    tt_json_int(tt_json_get(e, "sceneType"), &st) && st == 8)
+				badge = e;
+		}
+		check(badge != NULL && tt_json_str_eq(tt_json_path(badge, "privilegeLogExtra.level"), "15"),
+		    "conformance: a badge with displayType 4, sceneType 8, privilegeLogExtra.level 15");
+		check(tt_json_str_eq(tt_json_get(v, "effectCnt"), "1"), "conformance: effectCnt 1");
+	}
+	tt_arena_free(&a);
+	tt_json_parser_free(p);
+out:
+	free(frame.p);
+	free(result.p);
+	free(like.p);
+}
+
+static void
+test_webcast(void)
+{
+	struct tt_webcast *w = tt_webcast_new();
+
+	if (!check(w != NULL, "webcast: a decoder"))
+		return;
+	test_webcast_encoders(w);
+	test_webcast_decode(w);
+	test_webcast_conformance(w);
+	tt_webcast_free(w);
+}
+
 int
 main(void)
 {
@@ -909,6 +1504,8 @@ main(void)
 	test_arena_mark();
 	test_redact();
 	test_redis_half_reply();
+	test_pbjson();
+	test_webcast();
 	printf("1..%u\n", tests_run);
 	if (tests_failed > 0)
 		printf("# %u of %u failed\n", tests_failed, tests_run);
