@@ -123,7 +123,8 @@ deps:
 # libFuzzer targets (clang). make test runs each briefly; make fuzz longer.
 FUZZ_CC ?= clang
 FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Icommon -Ibuild/fuzz/gen $(PKG_CFLAGS)
-FUZZ_TARGETS = build/fuzz/fuzz-json build/fuzz/fuzz-normalize
+FUZZ_TARGETS = build/fuzz/fuzz-json build/fuzz/fuzz-normalize build/fuzz/fuzz-webcast
+FUZZ_GEN = build/fuzz/gen/tt_schemas.c build/fuzz/gen/webcast.pb-c.c build/fuzz/gen/webcast_descs.c
 FUZZ_TIME ?= 300
 
 build/fuzz/gen/tt_schemas.c: $(SCHEMAS) scripts/embed-schemas
@@ -132,13 +133,9 @@ build/fuzz/gen/tt_schemas.c: $(SCHEMAS) scripts/embed-schemas
 	    tt_schema_unified_event_v1=schema/unified-event.v1.schema.json \
 	    tt_schema_dlq_v1=schema/dlq.v1.schema.json
 
-build/fuzz/fuzz-json: test/fuzz/fuzz-json.c $(LIB_SRC) $(wildcard common/*.h) build/fuzz/gen/tt_schemas.c
+build/fuzz/fuzz-%: test/fuzz/fuzz-%.c $(LIB_SRC) $(wildcard common/*.h) $(FUZZ_GEN) build/fuzz/gen/webcast.pb-c.h
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz-json.c $(LIB_SRC) build/fuzz/gen/tt_schemas.c $(PKG_LIBS) -lm
-
-build/fuzz/fuzz-normalize: test/fuzz/fuzz-normalize.c $(LIB_SRC) $(wildcard common/*.h) build/fuzz/gen/tt_schemas.c
-	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz-normalize.c $(LIB_SRC) build/fuzz/gen/tt_schemas.c $(PKG_LIBS) -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(FUZZ_GEN) $(PKG_LIBS) -lm
 
 fuzz: deps $(FUZZ_TARGETS)
 	scripts/fuzz $(FUZZ_TIME)

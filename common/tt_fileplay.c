@@ -246,6 +246,10 @@ tt_fileplay_run(const struct tt_fileplay_opts *o, struct tt_out *out)
 		st = tt_frames_next(&rd, &rec);
 		if (st == TT_FRAMES_EOF)
 			break;
+		if ((st == TT_FRAMES_ERROR || st == TT_FRAMES_TRUNCATED) && tt_stop_requested()) {
+			why = "stopped"; /* the signal cut a read from a pipe short */
+			break;
+		}
 		pl->records++;
 		if (st == TT_FRAMES_TOO_LONG || st == TT_FRAMES_BAD_ROOM) {
 			warn_record(st == TT_FRAMES_TOO_LONG ? "recording: payload too long, record skipped" :

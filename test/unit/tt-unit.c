@@ -24,6 +24,7 @@
 #include "webcast.pb-c.h"
 
 #include "tt_backoff.h"
+#include "tt_frames.h"
 #include "tt_buf.h"
 #include "tt_hash.h"
 #include "tt_json.h"
@@ -1488,6 +1489,90 @@ test_webcast(void)
 	tt_webcast_free(w);
 }
 
+/* ---- tt_frames ---------------------------------------------------------- */
+
+static void
+test_frames(void)
+{
+	char path[] = "/tmp/tt-unit-frames-XXXXXX";
+	int fd = mkstemp(path);
+	struct tt_frames_writer w;
+	struct tt_frames_reader r;
+	struct tt_frames_record rec;
+	static uint8_t big[70000];
+	FILE *f;
+	enum tt_frames_status st;
+
+	if (!check(fd >= 0, "frames: a temporary file"))
+		return;
+	close(fd);
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = (uint8_t)(i * 7);
+	check(tt_frames_create(&w, path, false) && tt_frames_write(&w, 1709140492750123u, 'B', "7340691647148018438", 19, "\x01\x02", 2) &&
+	    tt_frames_write(&w, 2, 'F', NULL, 0, big, sizeof big) && tt_frames_close(&w),
+	    "frames: write a recording");
+	check(tt_frames_create(&w, path, true) && tt_frames_write(&w, 3, 'T', "r", 1, "{}", 2) && tt_frames_close(&w),
+	    "frames: append to it");
+	check(!tt_frames_create(&w, path, false) || (tt_frames_write(&w, 0, 'B', "x", 65, "", 0) == false && tt_frames_close(&w)),
+	    "frames: a room id over 64 bytes is refused");
+	/* That create truncated the file: write it again. */
+	tt_frames_create(&w, path, false);
+	tt_frames_write(&w, 1709140492750123u, 'B', "7340691647148018438", 19, "\x01\x02", 2);
+	tt_frames_write(&w, 2, 'F', NULL, 0, big, sizeof big);
+	tt_frames_write(&w, 3, 'T', "r", 1, "{}", 2);
+	tt_frames_close(&w);
+
+	st = tt_frames_open(&r, path);
+	check(st == TT_FRAMES_OK, "frames: open checks the magic");
+	st = tt_frames_next(&r, &rec);
+	check(st == TT_FRAMES_OK && rec.time_us == 1709140492750123u && rec.kind == 'B' &&
+	    strcmp(rec.room, "7340691647148018438") == 0 && rec.len == 2 && memcmp(rec.payload, "\x01\x02", 2) == 0,
+	    "frames: first record round trip");
+	st = tt_frames_next(&r, &rec);
+	check(st == TT_FRAMES_OK && rec.kind == 'F' && rec.room_len == 0 && rec.len == sizeof big &&
+	    memcmp(rec.payload, big, sizeof big) == 0, "frames: a 70000-byte payload round trip");
+	st = tt_frames_next(&r, &rec);
+	check(st == TT_FRAMES_OK && rec.kind == 'T' && strcmp(rec.room, "r") == 0, "frames: the third record");
+	check(tt_frames_next(&r, &rec) == TT_FRAMES_EOF, "frames: then EOF");
+	tt_frames_close_reader(&r);
+
+	/* Cut the last record short. */
+	check(truncate(path, 8 + 8 + 2 + 19 + 4 + 2 + 8 + 2 + 4 + sizeof big + 5) == 0, "frames: cut the file");
+	tt_frames_open(&r, path);
+	tt_frames_next(&r, &rec);
+	tt_frames_next(&r, &rec);
+	check(tt_frames_next(&r, &rec) == TT_FRAMES_TRUNCATED, "frames: a cut last record is TRUNCATED, not EOF");
+	tt_frames_close_reader(&r);
+
+	/* A record of 64 MiB + 1 (a sparse file), then a good one. */
+	f = fopen(path, "wb");
+	fwrite(TT_FRAMES_MAGIC, 1, 8, f);
+	fwrite("\0\0\0\0\0\0\0\1B\0\x04\x00\x00\x01", 1, 14, f);
+	fseek(f, (long)(8 + 14 + (64u << 20) + 1), SEEK_SET);
+	fwrite("\0\0\0\0\0\0\0\1B\0\0\0\0\1z", 1, 15, f);
+	fclose(f);
+	tt_frames_open(&r, path);
+	check(tt_frames_next(&r, &rec) == TT_FRAMES_TOO_LONG, "frames: a payload over 64 MiB is TOO_LONG");
+	check(tt_frames_next(&r, &rec) == TT_FRAMES_OK && rec.len == 1 && rec.payload[0] == 'z',
+	    "frames: ... skipped, and the next record reads");
+	tt_frames_close_reader(&r);
+	f = fopen(path, "wb");
+	fwrite(TT_FRAMES_MAGIC, 1, 8, f);
+	fwrite("\0\0\0\0\0\0\0\1B\0\x04\x00\x00\x01xyz", 1, 17, f);
+	fclose(f);
+	tt_frames_open(&r, path);
+	check(tt_frames_next(&r, &rec) == TT_FRAMES_TRUNCATED, "frames: a too long record cut short is TRUNCATED");
+	tt_frames_close_reader(&r);
+
+	f = fopen(path, "wb");
+	fwrite("TTLCWS2\n", 1, 8, f);
+	fclose(f);
+	check(tt_frames_open(&r, path) == TT_FRAMES_BAD_MAGIC, "frames: another magic is BAD_MAGIC");
+	tt_frames_close_reader(&r);
+	check(!tt_frames_create(&w, path, true) && errno == EINVAL, "frames: appending to a non-recording is refused");
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -1506,6 +1591,7 @@ main(void)
 	test_redis_half_reply();
 	test_pbjson();
 	test_webcast();
+	test_frames();
 	printf("1..%u\n", tests_run);
 	if (tests_failed > 0)
 		printf("# %u of %u failed\n", tests_failed, tests_run);
