@@ -105,7 +105,8 @@ struct live {
 	struct lws_context *ctx;
 	struct tt_http *http;
 	struct tt_webcast *wc;
-	struct tt_frames_writer *rec;
+	struct tt_frames_writer rec;
+	bool recording;
 	struct tt_json_parser *parser;
 	struct tt_arena arena;       /* per message, for JSON parsing */
 	struct room *rooms;
@@ -293,13 +294,14 @@ record(struct room *r, char kind, const void *p, size_t n)
 	struct live *l = r->live;
 	struct timespec ts;
 
-	if (l->rec == NULL)
+	if (!l->recording)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	if (!tt_frames_write(l->rec, kind, stream_of(r), (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u, p, n)) {
+	if (!tt_frames_write(&l->rec, (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u, kind,
+	    stream_of(r), strlen(stream_of(r)), p, n)) {
 		tt_log_msg(TT_LOG_ERROR, "cannot write the recording; recording stopped", "file", l->o->record_path);
-		tt_frames_close(l->rec);
-		l->rec = NULL;
+		tt_frames_close(&l->rec);
+		l->recording = false;
 	}
 }
 
@@ -1371,8 +1373,8 @@ live_init(struct live *l, const struct tt_live_opts *o, struct tt_out *out)
 	if (l->ctx == NULL || l->http == NULL || l->wc == NULL || l->parser == NULL || l->rooms == NULL)
 		return false;
 	if (o->record_path != NULL) {
-		l->rec = tt_frames_create(o->record_path);
-		if (l->rec == NULL) {
+		l->recording = tt_frames_create(&l->rec, o->record_path, false);
+		if (!l->recording) {
 			struct tt_logrec rec;
 
 			if (tt_log_begin(&rec, TT_LOG_ERROR, "cannot create the recording")) {
@@ -1404,7 +1406,7 @@ live_free(struct live *l)
 	tt_webcast_free(l->wc);
 	tt_json_parser_free(l->parser);
 	tt_arena_free(&l->arena);
-	if (l->rec != NULL && !tt_frames_close(l->rec))
+	if (l->recording && !tt_frames_close(&l->rec))
 		tt_log_msg(TT_LOG_ERROR, "cannot write the recording", "file", l->o->record_path);
 	free(l->rooms);
 }
