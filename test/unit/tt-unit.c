@@ -1378,6 +1378,73 @@ test_webcast_decode(struct tt_webcast *w)
 		free(z.p);
 	}
 	{
+		/* The gzip header is parsed by the decoder itself: every optional
+		 * field, and the length in the trailer. */
+		z_stream zs;
+		gz_header gh;
+		Webcast__WebcastPushFrame pf = WEBCAST__WEBCAST_PUSH_FRAME__INIT;
+		Webcast__PushHeader h = WEBCAST__PUSH_HEADER__INIT, *hs[1];
+		struct bytes z, fr;
+		uint8_t *tail;
+
+		memset(&zs, 0, sizeof zs);
+		memset(&gh, 0, sizeof gh);
+		gh.extra = (Bytef *)"xtra";
+		gh.extra_len = 4;
+		gh.name = (Bytef *)"result.pb";
+		gh.comment = (Bytef *)"a comment";
+		gh.hcrc = 1;
+		deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+		deflateSetHeader(&zs, &gh);
+		z.len = deflateBound(&zs, result.len) + 64;
+		z.p = malloc(z.len + 4);
+		zs.next_in = result.p;
+		zs.avail_in = (uInt)result.len;
+		zs.next_out = z.p;
+		zs.avail_out = (uInt)z.len;
+		deflate(&zs, Z_FINISH);
+		z.len = zs.total_out;
+		deflateEnd(&zs);
+		pf.payloadtype = (char *)"msg";
+		pf.payload.data = z.p;
+		pf.payload.len = z.len;
+		fr = pack_msg(&pf.base);
+		check(tt_webcast_decode_frame(w, fr.p, fr.len, &f, err, sizeof err) == TT_WC_OK && f.nmessages == 5,
+		    "webcast: a gzip header with FEXTRA, FNAME, FCOMMENT and FHCRC decodes (%s)", err);
+		free(fr.p);
+		memcpy(z.p + z.len, "junk", 4); /* after the trailer: ignored */
+		pf.payload.len = z.len + 4;
+		fr = pack_msg(&pf.base);
+		check(tt_webcast_decode_frame(w, fr.p, fr.len, &f, err, sizeof err) == TT_WC_OK && f.nmessages == 5,
+		    "webcast: bytes after the gzip trailer are ignored (%s)", err);
+		free(fr.p);
+		pf.payload.len = z.len;
+		z.p[16] ^= 0x01; /* inside the name: the header CRC no longer matches */
+		fr = pack_msg(&pf.base);
+		check(tt_webcast_decode_frame(w, fr.p, fr.len, &f, err, sizeof err) == TT_WC_BAD_GZIP &&
+		    strstr(err, "header crc") != NULL, "webcast: a bad header CRC is BAD_GZIP (%s)", err);
+		free(fr.p);
+		z.p[16] ^= 0x01;
+		tail = z.p + z.len - 4;
+		tail[0] ^= 0x01; /* ISIZE */
+		fr = pack_msg(&pf.base);
+		check(tt_webcast_decode_frame(w, fr.p, fr.len, &f, err, sizeof err) == TT_WC_BAD_GZIP &&
+		    strstr(err, "length check") != NULL, "webcast: a wrong ISIZE is BAD_GZIP (%s)", err);
+		free(fr.p);
+		tail[0] ^= 0x01;
+		z.p[2] = 7; /* not the magic any more: the header says gzip */
+		hs[0] = &h;
+		h.key = (char *)"compress_type";
+		h.value = (char *)"gzip";
+		pf.n_headers = 1;
+		pf.headers = hs;
+		fr = pack_msg(&pf.base);
+		check(tt_webcast_decode_frame(w, fr.p, fr.len, &f, err, sizeof err) == TT_WC_BAD_GZIP &&
+		    strstr(err, "compression method") != NULL, "webcast: a method other than deflate is BAD_GZIP (%s)", err);
+		free(fr.p);
+		free(z.p);
+	}
+	{
 		/* A gzip bomb: 48 MiB of zeros, about 48 KiB compressed. */
 		size_t big = 48u << 20;
 		uint8_t *zeros = calloc(1, big);
