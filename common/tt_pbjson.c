@@ -6,6 +6,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 struct enc {
 	struct tt_buf *out;
@@ -14,15 +17,30 @@ struct enc {
 
 /* ---- scalars ------------------------------------------------------------ */
 
+/* "00" .. "99": two digits per division. */
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
 /* Decimal digits of v, written backwards from the end of buf; returns the
  * first digit. */
 static char *
 u64_digits(uint64_t v, char *end)
 {
-	do {
-		*--end = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
+	while (v >= 100) {
+		const char *d = digit_pairs + 2 * (v % 100);
+
+		v /= 100;
+		*--end = d[1];
+		*--end = d[0];
+	}
+	if (v >= 10) {
+		*--end = digit_pairs[2 * v + 1];
+		*--end = digit_pairs[2 * v];
+	} else {
+		*--end = (char)('0' + v);
+	}
 	return end;
 }
 
@@ -147,35 +165,61 @@ plain8(uint64_t v)
 	return (v & high) | ((v - ones * 0x20) & ~v & high) | ((q - ones) & ~q & high) | ((b - ones) & ~b & high);
 }
 
+/* The length of the leading run of s[0..n) that needs no look: printable
+ * ASCII other than '"' and '\\'. */
+static size_t
+plain_run(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+#ifdef __SSE2__
+	/* Sixteen bytes at a time. The compare is signed: bytes >= 0x80 are
+	 * negative, so one "less than 0x20" finds them and the controls. */
+	const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+
+	for (; n - i >= 16; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		__m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, space),
+		    _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+		unsigned m = (unsigned)_mm_movemask_epi8(bad);
+
+		if (m != 0)
+			return i + (size_t)__builtin_ctz(m);
+	}
+#endif
+	for (; n - i >= 8; i += 8) {
+		uint64_t v;
+
+		memcpy(&v, s + i, 8);
+		if (plain8(v) != 0)
+			break;
+	}
+	while (i < n && s[i] < 0x80 && !needs_escape[s[i]])
+		i++;
+	return i;
+}
+
 bool
 tt_pbjson_string(struct tt_buf *out, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0, run = 0;
+	size_t i = 0;
 
-	/* The common case, printable ASCII, is copied in runs. */
+	/* The common case, printable ASCII, is copied in runs: one for most
+	 * strings, into the room reserved here. */
 	if (!tt_buf_reserve(out, n + 2))
 		return false;
 	out->data[out->len++] = '"';
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t k;
+	for (;;) {
+		size_t k = plain_run(s + i, n - i);
+		unsigned char c;
 
-		if (c < 0x80 && !needs_escape[c]) {
-			i++;
-			/* Eight bytes at a time while none needs a look. */
-			while (n - i >= 8) {
-				uint64_t v;
-
-				memcpy(&v, s + i, 8);
-				if (plain8(v) != 0)
-					break;
-				i += 8;
-			}
-			continue;
-		}
-		if (!tt_buf_add(out, s + run, i - run))
+		if (!tt_buf_add(out, s + i, k))
 			return false;
+		i += k;
+		if (i == n)
+			break;
+		c = s[i];
 		if (c < 0x80) {
 			char esc[7] = { '\\', 0 };
 			size_t elen = 2;
@@ -206,9 +250,8 @@ tt_pbjson_string(struct tt_buf *out, const char *str, size_t n)
 				return false;
 			i++;
 		}
-		run = i;
 	}
-	return tt_buf_add(out, s + run, i - run) && tt_buf_addc(out, '"');
+	return tt_buf_addc(out, '"');
 }
 
 /* ---- fields ------------------------------------------------------------- */
