@@ -122,34 +122,73 @@ now_iso_cached(char buf[TT_TIME_ISO_LEN])
 	memcpy(buf, text, TT_TIME_ISO_LEN);
 }
 
-bool
-tt_ingest_emit_text(struct tt_ingest *s, const char *type, const char *data_json, size_t len,
-    const char *timestamp)
+/* The start of every line, up to and including "type":. */
+static char *
+put_head(char *w, const struct tt_ingest *s)
 {
-	char now[TT_TIME_ISO_LEN], seq[TT_JSON_INT_LEN];
-	size_t strs, need;
-	char *line, *w;
-	bool ok;
-
-	now_iso_cached(now);
-	if (timestamp == NULL)
-		timestamp = now;
-	strs = strlen(s->stream_id) + strlen(s->session_id) + strlen(s->source) + strlen(type) +
-	    strlen(timestamp) + strlen(now);
-	need = 160 + 6 * strs;
-	if (len > SIZE_MAX - need || (line = tt_arena_alloc(&s->arena, need + len)) == NULL) {
-		tt_arena_reset(&s->arena);
-		tt_log_msg(TT_LOG_ERROR, "frame too large to write", "type", type);
-		return true; /* counted in the log, the stream goes on */
-	}
-	tt_json_format_int((int64_t)tt_ingest_next_seq(s), seq);
-	w = put_lit(line, "{\"schemaVersion\":\"raw.v1\",\"streamId\":");
+	w = put_lit(w, "{\"schemaVersion\":\"raw.v1\",\"streamId\":");
 	w = put_str(w, s->stream_id);
 	w = put_lit(w, ",\"sessionId\":");
 	w = put_str(w, s->session_id);
 	w = put_lit(w, ",\"source\":");
 	w = put_str(w, s->source);
-	w = put_lit(w, ",\"type\":");
+	return put_lit(w, ",\"type\":");
+}
+
+/* The length of put_head's text, cached in s->head and escaped again only
+ * when one of its strings changed: a session writes thousands of lines
+ * with the same three. 0 when they are too long for the cache. */
+static size_t
+cached_head(struct tt_ingest *s)
+{
+	size_t a = strlen(s->stream_id), b = strlen(s->session_id), c = strlen(s->source);
+	char *k = s->head_key;
+
+	if (a + b + c + 3 > sizeof s->head_key || 100 + 6 * (a + b + c) > sizeof s->head)
+		return 0;
+	if (s->head_len != 0 && s->head_key_len == a + b + c + 3 && memcmp(k, s->stream_id, a + 1) == 0 &&
+	    memcmp(k + a + 1, s->session_id, b + 1) == 0 && memcmp(k + a + b + 2, s->source, c + 1) == 0)
+		return s->head_len;
+	memcpy(k, s->stream_id, a + 1);
+	memcpy(k + a + 1, s->session_id, b + 1);
+	memcpy(k + a + b + 2, s->source, c + 1);
+	s->head_key_len = a + b + c + 3;
+	s->head_len = (size_t)(put_head(s->head, s) - s->head);
+	return s->head_len;
+}
+
+bool
+tt_ingest_emit_text(struct tt_ingest *s, const char *type, const char *data_json, size_t len,
+    const char *timestamp)
+{
+	char now[TT_TIME_ISO_LEN], seq[TT_JSON_INT_LEN];
+	size_t strs, need, hlen;
+	char *line, *w;
+	bool ok, direct;
+
+	now_iso_cached(now);
+	if (timestamp == NULL)
+		timestamp = now;
+	hlen = cached_head(s);
+	strs = strlen(type) + strlen(timestamp) + strlen(now);
+	if (hlen == 0)
+		strs += strlen(s->stream_id) + strlen(s->session_id) + strlen(s->source);
+	need = 160 + hlen + 6 * strs;
+	/* Built in place in the output buffer when it fits there. */
+	line = len <= SIZE_MAX - need ? tt_out_reserve(s->out, need + len) : NULL;
+	direct = line != NULL;
+	if (!direct && (len > SIZE_MAX - need || (line = tt_arena_alloc(&s->arena, need + len)) == NULL)) {
+		tt_arena_reset(&s->arena);
+		tt_log_msg(TT_LOG_ERROR, "frame too large to write", "type", type);
+		return true; /* counted in the log, the stream goes on */
+	}
+	tt_json_format_int((int64_t)tt_ingest_next_seq(s), seq);
+	if (hlen != 0) {
+		memcpy(line, s->head, hlen);
+		w = line + hlen;
+	} else {
+		w = put_head(line, s);
+	}
 	w = put_str(w, type);
 	w = put_lit(w, ",\"seqNo\":");
 	w = put_lit(w, seq);
@@ -162,6 +201,10 @@ tt_ingest_emit_text(struct tt_ingest *s, const char *type, const char *data_json
 	w += len;
 	*w++ = '}';
 	s->frames++;
+	if (direct) {
+		tt_out_commit(s->out, (size_t)(w - line));
+		return true;
+	}
 	ok = tt_out_line(s->out, line, (size_t)(w - line));
 	tt_arena_reset(&s->arena);
 	return ok;

@@ -28,6 +28,13 @@ struct tt_ingest {
 	struct tt_arena arena;       /* per frame */
 	struct tt_json_writer *writer;
 	uint64_t frames;             /* frames written, lifecycle ones included */
+	/* tt_ingest_emit_text's cache of the line start up to "type":, and the
+	 * strings it was built from (the fields above may be rewritten at
+	 * any time, so it is checked against them, not invalidated). */
+	char head[1024];
+	size_t head_len;             /* 0: nothing cached */
+	char head_key[65 + TT_UUID_LEN + 32]; /* the three, NUL-terminated */
+	size_t head_key_len;
 };
 
 /* Prepares a session writer on out; false when out of memory. */

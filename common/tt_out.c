@@ -108,6 +108,23 @@ tt_out_line(struct tt_out *o, const void *text, size_t len)
 	return true;
 }
 
+char *
+tt_out_reserve(struct tt_out *o, size_t max)
+{
+	if (o->err != 0 || max >= sizeof o->buf)
+		return NULL;
+	if (max + 1 > sizeof o->buf - o->len && !tt_out_flush(o))
+		return NULL;
+	return o->buf + o->len;
+}
+
+void
+tt_out_commit(struct tt_out *o, size_t len)
+{
+	o->buf[o->len + len] = '\n';
+	o->len += len + 1;
+}
+
 bool
 tt_out_failed(const struct tt_out *o)
 {

@@ -36,6 +36,17 @@ bool tt_out_open(struct tt_out *o, const char *path);
 /* Writes text[0..len) and a newline. False once any write has failed. */
 bool tt_out_line(struct tt_out *o, const void *text, size_t len);
 
+/* Room for a line of at most max bytes, written in place in the buffer
+ * (flushed first when it has not that much left) and ended by
+ * tt_out_commit: a line built there is not built elsewhere and copied.
+ * NULL when max does not fit the buffer or a write has failed; the caller
+ * then falls back to tt_out_line, which reports the failure. */
+char *tt_out_reserve(struct tt_out *o, size_t max);
+
+/* Ends the line of len (<= the max reserved) bytes at the pointer
+ * tt_out_reserve returned, with a newline. */
+void tt_out_commit(struct tt_out *o, size_t len);
+
 /* Pushes buffered lines to the file. False once any write has failed. */
 bool tt_out_flush(struct tt_out *o);
 
