@@ -94,6 +94,7 @@ struct room {
 	char peer_reason[124];
 	const char *close_why;     /* we closed: "stopped", "silence", "stream_end", "protocol" */
 	bool stream_ended;
+	bool flush_then_close;     /* send what is queued (acks), then close */
 	int status;                /* exit status once done */
 	const char *done_reason;
 	uint64_t messages, errors, connects, acks, heartbeats;
@@ -498,12 +499,20 @@ room_close(struct room *r, const char *why)
 {
 	if (r->close_why == NULL)
 		r->close_why = why;
-	if (r->wsi != NULL && r->state != ROOM_CLOSING) {
-		r->state = ROOM_CLOSING;
-		/* TikTok needs no close handshake, and a dead peer would not
-		 * answer one: drop the connection now. */
-		lws_set_timeout(r->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	if (r->wsi == NULL || r->state == ROOM_CLOSING)
+		return;
+	r->state = ROOM_CLOSING;
+	if (r->tx_head != NULL && r->established && strcmp(why, "stream_end") == 0) {
+		/* The acks of the last frames go out first; a peer that does
+		 * not read gets 2 s. */
+		r->flush_then_close = true;
+		lws_set_timeout(r->wsi, PENDING_TIMEOUT_USER_OK, 2);
+		lws_callback_on_writable(r->wsi);
+		return;
 	}
+	/* TikTok needs no close handshake, and a dead peer would not answer
+	 * one: drop the connection now. */
+	lws_set_timeout(r->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
 /* Euler close codes (Euler's close-code table): what each means here. */
@@ -583,6 +592,7 @@ on_closed(struct room *r)
 	}
 	r->close_why = NULL;
 	r->stream_ended = false;
+	r->flush_then_close = false;
 }
 
 /* ---- the WebSocket ------------------------------------------------------ */
@@ -712,7 +722,11 @@ on_writable(struct room *r, struct lws *wsi)
 {
 	struct txmsg *m = r->tx_head;
 
-	if (m == NULL || r->state == ROOM_CLOSING)
+	if (m == NULL && r->flush_then_close) {
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+		return -1;
+	}
+	if (m == NULL || (r->state == ROOM_CLOSING && !r->flush_then_close))
 		return 0;
 	if (lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_BINARY) < (int)m->len)
 		return -1;
@@ -721,7 +735,7 @@ on_writable(struct room *r, struct lws *wsi)
 		r->tx_tail = NULL;
 	r->tx_n--;
 	free(m);
-	if (r->tx_head != NULL)
+	if (r->tx_head != NULL || r->flush_then_close)
 		lws_callback_on_writable(wsi);
 	return 0;
 }
@@ -1257,7 +1271,11 @@ start_euler(struct room *r)
 	const struct tt_live_opts *o = r->live->o;
 	char url[2048];
 
-	snprintf(url, sizeof url, "%s", o->euler_url);
+	/* "wss://host" has no path; the query needs one before it. */
+	const char *host = strstr(o->euler_url, "://");
+
+	snprintf(url, sizeof url, "%s%s", o->euler_url,
+	    host != NULL && strchr(host + 3, '/') == NULL ? "/" : "");
 	if (!add_param(url, sizeof url, "uniqueId", r->unique_id) ||
 	    !add_param(url, sizeof url, "apiKey", o->api_key) ||
 	    !add_param(url, sizeof url, "features.rawMessages", o->euler_json ? "false" : "true")) {

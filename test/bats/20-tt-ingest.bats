@@ -125,11 +125,13 @@ fixture_frames() {
 }
 
 @test "tt-ingest: providers, environment and errors" {
-	INGEST_PROVIDER=direct ingest
+	# The live providers need a target (23-live.bats tests them).
+	INGEST_PROVIDER=direct TIKTOK_UNIQUE_ID= ingest
+	[ "$status" -eq 2 ]
+	grep -q 'need --unique-id' err.log
+	EULER_API_KEY= ingest --provider euler --unique-id someone
 	[ "$status" -eq 78 ]
-	grep -q 'not available yet' err.log
-	ingest --provider euler
-	[ "$status" -eq 78 ]
+	grep -q 'needs EULER_API_KEY' err.log
 	ingest --provider nonsense
 	[ "$status" -eq 78 ]
 	ingest --fixture does-not-exist.ndjson

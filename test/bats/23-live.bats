@@ -42,6 +42,13 @@ no_secrets() {
 	! grep -q -e "$SECRET_KEY" -e "$SECRET_SESSION" out.ndjson err.log || false
 }
 
+# valid_raw - every line of out.ndjson is a raw.v1 frame (ajv).
+valid_raw() {
+	rm -rf raw
+	split_lines out.ndjson raw
+	ajv_validate "$SCHEMA_DIR/raw.v1.schema.json" raw
+}
+
 # types - the frame types of out.ndjson, one per line.
 types() {
 	jq -r .type out.ndjson
@@ -59,10 +66,13 @@ EOF
 
 # scenario FILE CONNECTIONS [SIGN] - a scenario with the live user alice.
 scenario() {
+	local sign='[{"status":200}]'
+
+	[ $# -ge 3 ] && sign=$3
 	cat >"$1" <<EOF
 {"users":{"alice":{"roomId":"$ROOM","status":2},"olive":{"roomId":"7311234567890000004","status":4},
           "wafd":{"page":"captcha","roomId":"7311234567890000005","status":2},"ghost":{"notFound":true}},
- "sign":${3:-[{"status":200}]},
+ "sign":$sign,
  "initial":[{"method":"WebcastChatMessage","data":{"user":{"id":"1","displayId":"early"},"content":"before you came"}}],
  "connections":$2}
 EOF
@@ -87,14 +97,13 @@ EOF
 	scenario s.json "[{\"steps\":[{\"waitFor\":\"enter\"},
 	  {\"frame\":{\"logId\":\"101\",\"needAck\":true,\"gzip\":true,\"internalExt\":\"ie-101\",\"messages\":$(mixed_messages)}},
 	  {\"frame\":{\"logId\":\"102\",\"needAck\":true,\"gzip\":false,\"internalExt\":\"ie-102\",\"messages\":[{\"method\":\"WebcastChatMessage\",\"data\":{\"user\":{\"id\":\"2\",\"displayId\":\"plain\"},\"content\":\"not gzipped\"}}]}},
-	  {\"frame\":{\"logId\":\"103\",\"needAck\":false,\"gzip\":true,\"compressHeader\":true,\"internalExt\":\"ie-103\",\"messages\":[{\"method\":\"WebcastChatMessage\",\"data\":{\"content\":\"no ack wanted\"}}]}},
+	  {\"frame\":{\"logId\":\"103\",\"needAck\":false,\"gzip\":true,\"compressHeader\":true,\"internalExt\":\"ie-103\",\"messages\":[{\"method\":\"WebcastChatMessage\",\"data\":{\"user\":{\"id\":\"3\"},\"content\":\"no ack wanted\"}}]}},
 	  {\"control\":3}]}]"
 	fake_tiktok_start s.json
 	live --unique-id @alice
 	expect_status 0
 	no_secrets
-	require_ajv
-	ajv_validate raw.v1 out.ndjson
+	valid_raw
 	# One session: CONNECTED first, DISCONNECTED last, seqNo 0.. in order.
 	[ "$(jq -r .sessionId out.ndjson | sort -u | wc -l)" -eq 1 ]
 	[ "$(head -n 1 out.ndjson | jq -r '.type + " " + (.seqNo|tostring)')" = "ControlEvent.CONNECTED 0" ]
@@ -162,9 +171,10 @@ EOF
 @test "live: heartbeats every 10 s (scaled), numbered from 1, only after im_enter_room" {
 	scenario s.json '[{"steps":[{"waitFor":"heartbeats","count":6},{"control":3}]}]'
 	fake_tiktok_start s.json
-	# 10 s at time scale 0.02 is 200 ms.
+	# 10 s at time scale 0.02 is 200 ms. The fake sends nothing while it
+	# counts, so the silence timeout must not strike first.
 	TIKTOK_WEB_URL=$FAKE_TT_URL SIGN_API_URL=$FAKE_TT_URL timeout 60 \
-	    tt-ingest --provider direct --time-scale 0.02 --unique-id alice >out.ndjson 2>err.log
+	    tt-ingest --provider direct --time-scale 0.02 --silence-timeout 600 --unique-id alice >out.ndjson 2>err.log
 	fake_tiktok_log >log.json
 	jq -e '.connections[0].heartbeats | length >= 6' log.json
 	jq -e '.connections[0].heartbeats | map(.seq) | .[0:6] == ["1","2","3","4","5","6"]' log.json
@@ -246,17 +256,25 @@ EOF
 	jq -e -s 'length == 1 and .[0].data.category == "offline"' out.ndjson
 	fake_tiktok_log >log.json
 	jq -e '.sign | length == 0' log.json
-	# With --wait-live it checks again (60 s scaled to 600 ms) until live.
-	(sleep 1.5; curl -fsS -X POST -H 'Content-Type: application/json' --data-binary @- "$FAKE_TT_URL/_fake/scenario" <<EOF
-$(jq '.users.olive.status = 2' s.json)
-EOF
-	) &
-	live --unique-id olive --wait-live
-	wait
+	# With --wait-live it checks again (60 s scaled to 600 ms) until the
+	# creator is live, and keeps going until stopped.
+	jq '.users.olive.status = 2' s.json >live.json
+	(sleep 1.5; fake_scenario tiktok live.json) 3>&- &
+	switcher=$!
+	TIKTOK_WEB_URL=$FAKE_TT_URL SIGN_API_URL=$FAKE_TT_URL \
+	    tt-ingest --provider direct --time-scale 0.01 --unique-id olive --wait-live >out.ndjson 2>err.log 3>&- &
+	pid=$!
+	for _ in $(seq 200); do grep -q ControlEvent.CONNECTED out.ndjson && break; sleep 0.1; done
+	sleep 0.5
+	kill -TERM "$pid"
+	status=0
+	wait "$pid" || status=$?
+	wait "$switcher"
 	expect_status 0
 	[ "$(jq -r 'select(.data.category == "offline") | .type' out.ndjson | wc -l)" -ge 2 ]
 	grep -q ControlEvent.CONNECTED out.ndjson
-	[ "$(tail -n 1 out.ndjson | jq -r .data.reason)" = stream_end ]
+	# The stream ended, and it was still waiting (the kill above found it).
+	jq -r 'select(.type == "ControlEvent.DISCONNECTED") | .data.reason' out.ndjson | grep -qx stream_end
 }
 
 @test "live: a captcha page falls back to api-live; an unknown user is not_found (66)" {
@@ -302,8 +320,7 @@ EOF
 	fake_tiktok_start s.json
 	live --unique-id alice
 	expect_status 0
-	require_ajv
-	ajv_validate raw.v1 out.ndjson
+	valid_raw
 	[ "$(jq -r 'select(.type == "ControlEvent.ERROR") | .data.category' out.ndjson | sort | uniq -c | awk '{print $1, $2}')" = "3 protocol" ]
 	jq -e -s 'map(select(.type == "WebcastPushFrame"))[0].data | type == "string" and length > 80' out.ndjson
 	jq -e -s 'map(select(.type == "WebcastGiftMessage"))[0].data == "/////w=="' out.ndjson
@@ -317,7 +334,7 @@ EOF
 @test "live: SIGTERM ends the open session with reason stopped and exit 0" {
 	scenario s.json '[{"steps":[{"waitFor":"enter"},{"frames":{"logId":"9","messages":[{"method":"WebcastChatMessage","data":{"content":"tick"}}]},"repeat":1000,"intervalMs":20}]}]'
 	fake_tiktok_start s.json
-	TIKTOK_WEB_URL=$FAKE_TT_URL SIGN_API_URL=$FAKE_TT_URL tt-ingest --provider direct --unique-id alice >out.ndjson 2>err.log &
+	TIKTOK_WEB_URL=$FAKE_TT_URL SIGN_API_URL=$FAKE_TT_URL tt-ingest --provider direct --unique-id alice >out.ndjson 2>err.log 3>&- &
 	pid=$!
 	for _ in $(seq 100); do grep -q '"content":"tick"' out.ndjson && break; sleep 0.1; done
 	kill -TERM "$pid"
