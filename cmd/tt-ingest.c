@@ -469,6 +469,7 @@ targets_add_file(struct targets *t, const char *path)
 {
 	FILE *f = fopen(path, "r");
 	char line[512];
+	unsigned long lineno = 0;
 
 	if (f == NULL) {
 		log_errno("cannot open the targets file", path);
@@ -477,6 +478,18 @@ targets_add_file(struct targets *t, const char *path)
 	while (fgets(line, sizeof line, f) != NULL) {
 		char *p = line, *end;
 
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			struct tt_logrec r;
+
+			if (tt_log_begin(&r, TT_LOG_ERROR, "targets file line longer than 510 bytes")) {
+				tt_log_str(&r, "file", path);
+				tt_log_uint(&r, "line", lineno);
+				tt_log_end(&r);
+			}
+			fclose(f);
+			exit(TT_EXIT_CONFIG);
+		}
 		p[strcspn(p, "#\r\n")] = '\0';
 		while (*p == ' ' || *p == '\t')
 			p++;
@@ -506,7 +519,14 @@ base_url(const char *env, const char *def, char *buf, size_t size)
 	const char *v = tt_env(env);
 	size_t n;
 
-	snprintf(buf, size, "%s", v != NULL ? v : def);
+	if (v == NULL)
+		v = def;
+	if (strlen(v) >= size || (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0 &&
+	    strncmp(v, "ws://", 5) != 0 && strncmp(v, "wss://", 6) != 0)) {
+		tt_log_msg(TT_LOG_ERROR, "not an http(s):// or ws(s):// URL of at most 511 bytes", "variable", env);
+		exit(TT_EXIT_CONFIG);
+	}
+	snprintf(buf, size, "%s", v);
 	n = strlen(buf);
 	while (n > 0 && buf[n - 1] == '/')
 		buf[--n] = '\0';
@@ -520,7 +540,7 @@ base_url(const char *env, const char *def, char *buf, size_t size)
 static int
 run_live(struct tt_live_opts *lo, struct targets *t)
 {
-	char web[512], sign[512], euler[512];
+	char web[512], webcast[512], sign[512], euler[512];
 	struct tt_out out;
 	uint64_t max = 0;
 	const char *v;
@@ -542,6 +562,11 @@ run_live(struct tt_live_opts *lo, struct targets *t)
 		tt_log_msg(TT_LOG_ERROR, "the euler provider needs EULER_API_KEY", NULL, NULL);
 		return TT_EXIT_CONFIG;
 	}
+	/* Secrets are checked for size only, and never quoted. */
+	if ((lo->api_key != NULL && strlen(lo->api_key) > 512) || (lo->session_id != NULL && strlen(lo->session_id) > 512)) {
+		tt_log_msg(TT_LOG_ERROR, "EULER_API_KEY or SESSION_ID is longer than 512 bytes", NULL, NULL);
+		return TT_EXIT_CONFIG;
+	}
 	v = tt_env("RECONNECT_MAX_ATTEMPTS");
 	if (v != NULL && !tt_parse_u64(v, 0, 1000000, &max)) {
 		tt_log_msg(TT_LOG_ERROR, "RECONNECT_MAX_ATTEMPTS must be a number (0 = unlimited)", "value", v);
@@ -549,6 +574,8 @@ run_live(struct tt_live_opts *lo, struct targets *t)
 	}
 	lo->max_attempts = (unsigned)max;
 	lo->web_url = base_url("TIKTOK_WEB_URL", "https://www.tiktok.com", web, sizeof web);
+	lo->webcast_url = base_url("TIKTOK_WEBCAST_URL", "https://webcast.tiktok.com", webcast, sizeof webcast);
+	lo->session_hosts = tt_env("TTLC_SESSION_HOSTS");
 	lo->sign_url = base_url("SIGN_API_URL", "https://api.eulerstream.com", sign, sizeof sign);
 	lo->euler_url = base_url("EULER_WS_URL", "wss://ws.eulerstream.com", euler, sizeof euler);
 	lo->ca_file = tt_env("TTLC_CA_FILE");
@@ -707,6 +734,8 @@ main(int argc, char **argv)
 			tt_usage_error(USAGE, "the replay provider needs --replay-session ID", NULL);
 		if (mock_only || o.stream_id != NULL)
 			tt_usage_error(USAGE, "--fixture, --keep-session, --stream-id, --rate, --loop and --limit are mock options", NULL);
+		if (live_only)
+			tt_usage_error(USAGE, "the live options belong to the direct and euler providers", NULL);
 		if (fo.path != NULL)
 			tt_usage_error(USAGE, "--frames belongs to the file provider", NULL);
 		ro.progress = isatty(STDERR_FILENO) == 1;

@@ -19,7 +19,6 @@ struct tt_http_req {
 	bool truncated;
 	const char *const *want;
 	char *header[TT_HTTP_MAX_HEADERS];
-	char errbuf[CURL_ERROR_SIZE];
 };
 
 struct tt_http {
@@ -180,16 +179,17 @@ tt_http_start(struct tt_http *h, const struct tt_http_get *g, tt_http_done_fn *d
 	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, g->timeout_ms);
 	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, g->timeout_ms < 10000 ? g->timeout_ms : 10000L);
 	curl_easy_setopt(r->easy, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (g->follow_redirects) {
+		/* An https request is never redirected to plain http. */
 		curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 1L);
 		curl_easy_setopt(r->easy, CURLOPT_MAXREDIRS, 5L);
-		curl_easy_setopt(r->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(r->easy, CURLOPT_REDIR_PROTOCOLS_STR,
+		    strncmp(g->url, "https:", 6) == 0 ? "https" : "http,https");
 	}
 	if (h->ca_file != NULL)
 		curl_easy_setopt(r->easy, CURLOPT_CAINFO, h->ca_file);
@@ -215,13 +215,6 @@ transport_error(CURLcode code)
 	return curl_easy_strerror(code);
 }
 
-static bool
-is_tls_error(CURLcode code)
-{
-	return code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CONNECT_ERROR ||
-	    code == CURLE_SSL_CACERT_BADFILE || code == CURLE_SSL_CERTPROBLEM;
-}
-
 int
 tt_http_poll(struct tt_http *h)
 {
@@ -241,7 +234,6 @@ tt_http_poll(struct tt_http *h)
 			continue;
 		if (m->data.result != CURLE_OK && !(m->data.result == CURLE_WRITE_ERROR && r->truncated)) {
 			res.error = transport_error(m->data.result);
-			res.tls_error = is_tls_error(m->data.result);
 		} else {
 			curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);
 		}

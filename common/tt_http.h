@@ -25,7 +25,6 @@ struct tt_http_req;
 struct tt_http_result {
 	long status;                 /* HTTP status; 0 when no response came */
 	const char *error;           /* transport error (no response), else NULL */
-	bool tls_error;              /* the error was a certificate or TLS failure */
 	const char *body;            /* NUL-terminated; may hold NULs when binary */
 	size_t body_len;
 	bool truncated;              /* the body passed the ceiling */

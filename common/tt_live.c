@@ -42,6 +42,8 @@
 #define MAX_TX_QUEUE 256             /* frames waiting to be sent */
 #define TX_MAX 16384                 /* one frame we send */
 #define SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
+#define STABLE_MS 30000              /* a connection this old resets the back-off */
+#define MAX_WS_PATH 2000             /* lws sends at most 2048 bytes of request line */
 
 enum room_state {
 	ROOM_WAIT,       /* until due_ms, then next_step */
@@ -89,6 +91,8 @@ struct room {
 	size_t tx_n;
 	uint64_t hb_seq;
 	int64_t next_hb_ms, last_rx_ms;
+	int64_t open_since_ms;     /* when the WebSocket opened */
+	char cursor[1024];         /* the last fetch result's, for the next sign */
 	uint64_t enter_id;
 	int peer_code;             /* close code the server sent */
 	char peer_reason[124];
@@ -108,6 +112,7 @@ struct live {
 	struct tt_webcast *wc;
 	struct tt_frames_writer rec;
 	bool recording;
+	bool record_failed;          /* setup failed there, already logged */
 	struct tt_json_parser *parser;
 	struct tt_arena arena;       /* per message, for JSON parsing */
 	struct room *rooms;
@@ -233,9 +238,7 @@ room_retry(struct room *r, enum room_step step, int64_t min_ms)
 static enum room_step
 first_step(const struct room *r)
 {
-	if (r->live->o->euler)
-		return STEP_CONNECT;
-	return r->room_id_given ? STEP_SIGN : STEP_RESOLVE;
+	return r->live->o->euler ? STEP_CONNECT : STEP_RESOLVE;
 }
 
 /* Offline (or ended): poll again later with --wait-live, else done. */
@@ -244,8 +247,7 @@ room_offline(struct room *r, int status, const char *why)
 {
 	if (r->live->o->wait_live && !r->live->stopping) {
 		tt_backoff_reset(&r->backoff);
-		room_schedule(r, r->live->o->euler ? STEP_CONNECT : (r->room_id_given ? STEP_SIGN : STEP_RESOLVE),
-		    r->live->o->wait_live_ms);
+		room_schedule(r, first_step(r), r->live->o->wait_live_ms);
 		return;
 	}
 	room_done(r, status, why);
@@ -413,11 +415,11 @@ handle_frame(struct room *r, const struct tt_wc_frame *f)
 		return; /* hb, im_enter_room_resp, ack: nothing to pass on */
 	if (f->need_ack)
 		send_ack(r, f->log_id, f->internal_ext, f->internal_ext_len);
+	if (f->cursor[0] != '\0' && strlen(f->cursor) < sizeof r->cursor)
+		memcpy(r->cursor, f->cursor, strlen(f->cursor) + 1);
 	check_out(r->live, tt_wc_emit_frame(&r->ing, f, &c, &end));
 	r->messages += c.messages;
 	r->errors += c.errors;
-	if (c.messages > 0)
-		tt_backoff_reset(&r->backoff); /* the connection works */
 	if (end != 0 && !r->stream_ended) {
 		r->stream_ended = true;
 		room_close(r, "stream_end");
@@ -459,8 +461,6 @@ handle_text(struct room *r, const unsigned char *p, size_t n)
 	check_out(l, tt_wc_emit_euler_text(&r->ing, l->parser, &l->arena, (const char *)p, n, &c, &end));
 	r->messages += c.messages;
 	r->errors += c.errors;
-	if (c.messages > 0)
-		tt_backoff_reset(&r->backoff);
 	if (end != 0 && !r->stream_ended) {
 		r->stream_ended = true;
 		room_close(r, "stream_end");
@@ -577,6 +577,10 @@ on_closed(struct room *r)
 	}
 	r->peer_code = 0;
 	r->peer_reason[0] = '\0';
+	/* Only a connection that lasted resets the back-off: a server that
+	 * accepts, sends its greeting and closes must not be hammered. */
+	if (was_open && now_ms() - r->open_since_ms >= scaled(l, STABLE_MS))
+		tt_backoff_reset(&r->backoff);
 	if (l->stopping || (r->close_why != NULL && strcmp(r->close_why, "stopped") == 0)) {
 		room_done(r, TT_EXIT_OK, "stopped");
 	} else if (r->stream_ended || (rule != NULL && rule->after == AFTER_END)) {
@@ -608,6 +612,13 @@ on_connect_error(struct room *r, struct lws *wsi, const char *why)
 
 	r->wsi = NULL;
 	tx_clear(r);
+	if (r->live->stopping || (r->close_why != NULL && strcmp(r->close_why, "stopped") == 0)) {
+		r->close_why = NULL;
+		room_done(r, TT_EXIT_OK, "stopped");
+		return;
+	}
+	r->close_why = NULL;
+	r->stream_ended = false;
 	if (wsi != NULL) {
 		n = lws_hdr_custom_copy(wsi, msg, sizeof msg, "handshake-msg:", 14);
 		if (n <= 0)
@@ -631,9 +642,7 @@ on_connect_error(struct room *r, struct lws *wsi, const char *why)
 		snprintf(detail, sizeof detail, "WebSocket connect failed: %s", why != NULL ? why : "unknown error");
 		room_error(r, "network", 0, detail);
 	}
-	if (r->live->stopping)
-		room_done(r, TT_EXIT_OK, "stopped");
-	else if (fatal)
+	if (fatal)
 		room_done(r, TT_EXIT_CONFIG, "auth");
 	else
 		room_retry(r, first_step(r), 0);
@@ -649,7 +658,7 @@ on_established(struct room *r)
 	r->state = ROOM_OPEN;
 	r->connects++;
 	r->hb_seq = 0;
-	r->last_rx_ms = now_ms();
+	r->last_rx_ms = r->open_since_ms = now_ms();
 	r->next_hb_ms = r->last_rx_ms + scaled(l, l->o->heartbeat_ms);
 	snprintf(detail, sizeof detail, "%s%s", l->o->euler ? "euler " : "room ", l->o->euler ? r->unique_id : r->room_id);
 	check_out(l, tt_ingest_begin(&r->ing, stream_of(r), r->ing.session_id, detail));
@@ -764,8 +773,12 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 	if (r == NULL)
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	switch (reason) {
-	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-		return append_headers(r, wsi, (unsigned char **)in, (unsigned char *)in + len);
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+		/* in points at lws's write position; len is the room left. */
+		unsigned char **pp = in;
+
+		return append_headers(r, wsi, pp, *pp + len);
+	}
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		lws_set_opaque_user_data(wsi, NULL);
 		on_connect_error(r, wsi, in != NULL ? (const char *)in : NULL);
@@ -804,7 +817,8 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 			if (r->established)
 				on_closed(r);
 			else
-				on_connect_error(r, NULL, r->close_why != NULL ? r->close_why : "connection closed");
+				on_connect_error(r, NULL, r->close_why != NULL ? r->close_why :
+				    "closed or timed out before the handshake finished");
 		}
 		return 0;
 	default:
@@ -839,7 +853,13 @@ ws_connect(struct room *r, const char *url)
 		room_retry(r, first_step(r), 0);
 		return;
 	}
-	/* lws_parse_uri drops the path's leading slash. */
+	/* lws_parse_uri drops the path's leading slash. lws writes the
+	 * request line into 2048 bytes and cuts the rest without a word. */
+	if (strlen(p) + 1 > MAX_WS_PATH) {
+		room_error(r, "protocol", 0, "WebSocket URL longer than the 2000 bytes libwebsockets sends");
+		room_retry(r, first_step(r), 0);
+		return;
+	}
 	snprintf(path, sizeof path, "/%s", p);
 	ci.context = r->live->ctx;
 	ci.address = addr;
@@ -973,26 +993,43 @@ on_api(void *ctx, const struct tt_http_result *res)
 		return;
 	}
 	tt_arena_reset(&l->arena);
+	if (res->status == 429 || res->status >= 500) {
+		uint64_t after = 0;
+
+		snprintf(detail, sizeof detail, "%s; api-live: HTTP %ld", r->page_failure, res->status);
+		room_error(r, res->status == 429 ? "rate_limited" : "network", (int)res->status, detail);
+		if (res->status == 429 && (res->header[0] == NULL || !tt_parse_u64(res->header[0], 0, 86400, &after)))
+			after = 60;
+		room_retry(r, STEP_RESOLVE, (int64_t)after * 1000);
+		return;
+	}
 	if (res->status != 200 ||
 	    tt_json_parse(l->parser, &l->arena, res->body, res->body_len, &v, err, sizeof err) != TT_JSON_OK) {
 		snprintf(detail, sizeof detail, "%s; api-live: HTTP %ld%s", r->page_failure, res->status,
 		    res->status == 200 ? " (not JSON)" : "");
-		room_error(r, "blocked", 0, detail);
+		room_error(r, "blocked", (int)res->status, detail);
 		room_retry(r, STEP_RESOLVE, 0);
 		return;
 	}
 	msg = tt_json_get(v, "message");
 	tt_json_int(tt_json_get(v, "statusCode"), &code);
-	if (tt_json_str_eq(msg, "user_not_found") || (code != 0 && tt_json_get(v, "data") == NULL)) {
+	if (tt_json_str_eq(msg, "user_not_found")) {
 		snprintf(detail, sizeof detail, "no such TikTok user: %s", r->unique_id);
 		room_error(r, "not_found", 0, detail);
 		room_done(r, TT_EXIT_NOINPUT, "not_found");
 		return;
 	}
+	if (code != 0) {
+		/* Another refusal (TikTok's own codes): not final. */
+		snprintf(detail, sizeof detail, "%s; api-live statusCode %" PRId64, r->page_failure, code);
+		room_error(r, "blocked", 0, detail);
+		room_retry(r, STEP_RESOLVE, 0);
+		return;
+	}
 	if (!room_from(r, tt_json_path(v, "data.user"), tt_json_path(v, "data.liveRoom"), &status)) {
-		snprintf(detail, sizeof detail, "%s; api-live gave no room id", r->page_failure);
-		room_error(r, "not_found", 0, detail);
-		room_done(r, TT_EXIT_NOINPUT, "not_found");
+		/* The user exists but has no room: not live. */
+		room_error(r, "offline", 0, "the creator has no live room");
+		room_offline(r, TT_EXIT_UNAVAILABLE, "offline");
 		return;
 	}
 	resolved(r, status);
@@ -1016,13 +1053,15 @@ web_headers(const struct room *r, char cookie[512], const char *hdr[8])
 	hdr[n] = NULL;
 }
 
+static const char *const api_want[] = { "retry-after", NULL };
+
 static void
 start_http(struct room *r, const char *url, const char *const *hdr, const char *const *want,
-    size_t max_body, tt_http_done_fn *done)
+    size_t max_body, tt_http_done_fn *done, bool follow)
 {
 	struct tt_http_get g = {
 		.url = url, .headers = hdr, .want_headers = want, .max_body = max_body,
-		.timeout_ms = r->live->o->http_timeout_ms, .follow_redirects = true,
+		.timeout_ms = r->live->o->http_timeout_ms, .follow_redirects = follow,
 	};
 
 	r->state = ROOM_HTTP;
@@ -1033,18 +1072,53 @@ start_http(struct room *r, const char *url, const char *const *hdr, const char *
 	}
 }
 
+/* A room given by id: TikTok's check_alive route says whether it is live.
+ * When the check itself fails, the sign server is asked anyway: the
+ * check is a courtesy to the rate limit, not a gate. */
+static void
+on_alive(void *ctx, const struct tt_http_result *res)
+{
+	struct room *r = ctx;
+	struct live *l = r->live;
+	struct tt_json *v;
+	const struct tt_json *alive;
+	char err[128];
+
+	r->http = NULL;
+	tt_arena_reset(&l->arena);
+	if (res->error == NULL && res->status == 200 &&
+	    tt_json_parse(l->parser, &l->arena, res->body, res->body_len, &v, err, sizeof err) == TT_JSON_OK &&
+	    (alive = tt_json_get(tt_json_at(tt_json_get(v, "data"), 0), "alive")) != NULL &&
+	    alive->kind == TT_JSON_FALSE) {
+		room_error(r, "offline", 0, "the room is not live");
+		room_offline(r, TT_EXIT_UNAVAILABLE, "offline");
+		return;
+	}
+	if (res->error != NULL || res->status != 200)
+		log_room(TT_LOG_WARN, r, "live check failed; signing anyway", "error",
+		    res->error != NULL ? res->error : "HTTP status not 200");
+	start_sign(r);
+}
+
 static void
 start_resolve(struct room *r)
 {
 	char url[1024], id[512], cookie[512];
 	const char *hdr[8];
 
+	if (r->room_id_given) {
+		snprintf(url, sizeof url, "%s/webcast/room/check_alive/?aid=1988&region=CH&room_ids=%s&user_is_login=false",
+		    r->live->o->webcast_url, r->room_id);
+		web_headers(r, cookie, hdr);
+		start_http(r, url, hdr, NULL, MAX_PAGE, on_alive, true);
+		return;
+	}
 	r->tried_api = false;
 	r->page_failure = NULL;
 	tt_http_escape(r->unique_id, id, sizeof id);
 	snprintf(url, sizeof url, "%s/@%s/live", r->live->o->web_url, id);
 	web_headers(r, cookie, hdr);
-	start_http(r, url, hdr, NULL, MAX_PAGE, on_page);
+	start_http(r, url, hdr, NULL, MAX_PAGE, on_page, true);
 }
 
 static void
@@ -1058,31 +1132,30 @@ start_api(struct room *r)
 	snprintf(url, sizeof url, "%s/api-live/user/room/?aid=1988&app_name=tiktok_web&device_platform=web_pc"
 	    "&app_language=en&browser_language=en-US&uniqueId=%s&sourceType=54", r->live->o->web_url, id);
 	web_headers(r, cookie, hdr);
-	start_http(r, url, hdr, NULL, MAX_PAGE, on_api);
+	start_http(r, url, hdr, api_want, MAX_PAGE, on_api, true);
 }
 
 /* ---- sign --------------------------------------------------------------- */
 
-enum { H_COOKIE, H_ROOM, H_RETRY, H_RESET };
-static const char *const sign_want[] = { "X-Set-TT-Cookie", "X-Room-Id", "retry-after", "x-ratelimit-reset", NULL };
+enum { H_COOKIE, H_ROOM, H_RETRY };
+static const char *const sign_want[] = { "X-Set-TT-Cookie", "X-Room-Id", "retry-after", NULL };
 
-/* Appends "&k=v" (v escaped) to url. */
+/* Appends "&k=v" (both escaped; "?" for the first) to url. False when
+ * it does not fit. */
 static bool
 add_param(char *url, size_t size, const char *k, const char *v)
 {
-	size_t n = strlen(url), vl = strlen(v) * 3 + 1;
-	char *esc = malloc(vl);
-	bool ok;
+	size_t n = strlen(url), kl = strlen(k) * 3 + 1, vl = strlen(v) * 3 + 1;
+	char *ek = malloc(kl), *ev = malloc(vl);
+	bool ok = ek != NULL && ev != NULL && tt_http_escape(k, ek, kl) && tt_http_escape(v, ev, vl);
 
-	if (esc == NULL)
-		return false;
-	ok = tt_http_escape(v, esc, vl);
 	if (ok) {
-		int w = snprintf(url + n, size - n, "%s%s=%s", strchr(url, '?') != NULL ? "&" : "?", k, esc);
+		int w = snprintf(url + n, size - n, "%s%s=%s", strchr(url, '?') != NULL ? "&" : "?", ek, ev);
 
 		ok = w >= 0 && (size_t)w < size - n;
 	}
-	free(esc);
+	free(ek);
+	free(ev);
 	return ok;
 }
 
@@ -1099,12 +1172,12 @@ build_ws_url(struct room *r, const struct tt_wc_frame *f)
 		{ "version_code", "180800" }, { "aid", "1988" }, { "app_language", "en" },
 		{ "app_name", "tiktok_web" }, { "browser_platform", "Win32" }, { "browser_language", "en-US" },
 		{ "browser_name", "Mozilla" }, { "browser_online", "true" }, { "cookie_enabled", "true" },
-		{ "tz_name", "Etc/UTC" }, { "device_platform", "web" }, { "identity", "audience" },
+		{ "tz_name", "Europe/Berlin" }, { "device_platform", "web" }, { "identity", "audience" },
 		{ "live_id", "12" }, { "webcast_language", "en" }, { "ws_direct", "0" },
 		{ "sup_ws_ds_opt", "1" }, { "update_version_code", "2.0.0" }, { "did_rule", "3" },
 		{ "screen_height", "1080" }, { "screen_width", "1920" }, { "heartbeat_duration", "0" },
 		{ "resp_content_type", "protobuf" }, { "history_comment_count", "6" },
-		{ "client_enter", "1" }, { "last_rtt", "150" }, { "compress", "gzip" },
+		{ "client_enter", "1" }, { "compress", "gzip" },
 	};
 	const char *slash = strchr(o->user_agent, '/');
 
@@ -1115,6 +1188,13 @@ build_ws_url(struct room *r, const struct tt_wc_frame *f)
 	for (size_t i = 0; ok && i < sizeof fixed / sizeof fixed[0]; i++)
 		ok = add_param(url, size, fixed[i][0], fixed[i][1]);
 	ok = ok && add_param(url, size, "browser_version", slash != NULL ? slash + 1 : o->user_agent);
+	{
+		char rtt[16];
+
+		/* The web client reports a random round trip of 100-200 ms. */
+		snprintf(rtt, sizeof rtt, "%u", 100 + (unsigned)(rand64(r->live) % 101));
+		ok = ok && add_param(url, size, "last_rtt", rtt);
+	}
 	ok = ok && add_param(url, size, "room_id", r->room_id);
 	if (ok && f->internal_ext != NULL && f->internal_ext_len > 0) {
 		char *ext = strndup(f->internal_ext, f->internal_ext_len);
@@ -1138,6 +1218,57 @@ build_ws_url(struct room *r, const struct tt_wc_frame *f)
 		return NULL;
 	}
 	return url;
+}
+
+/* Whether host (of a ws:// or wss:// URL) may receive the session
+ * cookies: a TikTok host, or one named in TTLC_SESSION_HOSTS. The push
+ * server comes from a third party's sign server, which must not be able
+ * to collect the session by naming a host of its own. */
+static bool
+session_host_ok(const struct tt_live_opts *o, const char *url)
+{
+	const char *h = strstr(url, "://");
+	size_t n;
+	char host[256], list[1024], *save = NULL;
+
+	if (h == NULL)
+		return false;
+	h += 3;
+	n = strcspn(h, ":/?#");
+	if (n == 0 || n >= sizeof host)
+		return false;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (strcmp(host, "tiktok.com") == 0 || (n > 11 && strcmp(host + n - 11, ".tiktok.com") == 0))
+		return true;
+	if (o->session_hosts == NULL)
+		return false;
+	snprintf(list, sizeof list, "%s", o->session_hosts);
+	for (char *t = strtok_r(list, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save))
+		if (strcmp(t, host) == 0)
+			return true;
+	return false;
+}
+
+/* The WebSocket's Cookie header: the sign server's cookies, the target
+ * IDC, and in authenticated mode the session (TikTok hosts only). False
+ * when it does not fit. */
+static bool
+make_cookie(struct room *r, const char *signed_cookies, const char *push_url)
+{
+	const struct tt_live_opts *o = r->live->o;
+	const char *idc = o->target_idc != NULL ? o->target_idc : "useast1a";
+	int n;
+
+	if (o->session_id != NULL && !session_host_ok(o, push_url)) {
+		log_room(TT_LOG_WARN, r, "push server is not a TikTok host: the session cookies are not sent", NULL, NULL);
+	} else if (o->session_id != NULL) {
+		n = snprintf(r->cookie, sizeof r->cookie, "%s; tt-target-idc=%s; sessionid=%s; sessionid_ss=%s; sid_tt=%s",
+		    signed_cookies, idc, o->session_id, o->session_id, o->session_id);
+		return n >= 0 && (size_t)n < sizeof r->cookie;
+	}
+	n = snprintf(r->cookie, sizeof r->cookie, "%s; tt-target-idc=%s", signed_cookies, idc);
+	return n >= 0 && (size_t)n < sizeof r->cookie;
 }
 
 static void
@@ -1210,13 +1341,11 @@ on_sign(void *ctx, const struct tt_http_result *res)
 	    strlen(res->header[H_ROOM]) < sizeof r->room_id &&
 	    res->header[H_ROOM][strspn(res->header[H_ROOM], "0123456789")] == '\0')
 		snprintf(r->room_id, sizeof r->room_id, "%s", res->header[H_ROOM]);
-	if (l->o->session_id != NULL)
-		snprintf(r->cookie, sizeof r->cookie, "%s; tt-target-idc=%s; sessionid=%s; sessionid_ss=%s; sid_tt=%s",
-		    res->header[H_COOKIE], l->o->target_idc != NULL ? l->o->target_idc : "useast1a",
-		    l->o->session_id, l->o->session_id, l->o->session_id);
-	else
-		snprintf(r->cookie, sizeof r->cookie, "%s; tt-target-idc=%s", res->header[H_COOKIE],
-		    l->o->target_idc != NULL ? l->o->target_idc : "useast1a");
+	if (!make_cookie(r, res->header[H_COOKIE], f.push_server)) {
+		room_error(r, "sign_error", 0, "sign server cookies too long");
+		room_retry(r, STEP_SIGN, 0);
+		return;
+	}
 	free(r->ws_url);
 	r->ws_url = build_ws_url(r, &f);
 	if (r->ws_url == NULL) {
@@ -1242,7 +1371,7 @@ start_sign(struct room *r)
 	size_t n = 0;
 
 	snprintf(url, sizeof url, "%s/webcast/rooms/%s/connect", o->sign_url, r->room_id);
-	if (!add_param(url, sizeof url, "client", "ttlc") || !add_param(url, sizeof url, "cursor", "") ||
+	if (!add_param(url, sizeof url, "client", "ttlc") || !add_param(url, sizeof url, "cursor", r->cursor) ||
 	    !add_param(url, sizeof url, "user_agent", o->user_agent) ||
 	    !add_param(url, sizeof url, "client_enter", "true") || !add_param(url, sizeof url, "platform", "web") ||
 	    (r->unique_id[0] != '\0' && !add_param(url, sizeof url, "unique_id", r->unique_id))) {
@@ -1259,7 +1388,8 @@ start_sign(struct room *r)
 		hdr[n++] = key;
 	}
 	hdr[n] = NULL;
-	start_http(r, url, hdr, sign_want, 8u << 20, on_sign);
+	/* No redirects: the key header would follow them to another host. */
+	start_http(r, url, hdr, sign_want, 8u << 20, on_sign, false);
 	explicit_bzero(key, sizeof key);
 }
 
@@ -1378,7 +1508,10 @@ live_init(struct live *l, const struct tt_live_opts *o, struct tt_out *out)
 	memset(&info, 0, sizeof info);
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
-	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	/* JUST_USE_RAW_ORIGIN: send Origin as given (lws would prefix
+	 * "http://"); the handshake buffer holds long cookies. */
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_JUST_USE_RAW_ORIGIN;
+	info.pt_serv_buf_size = 32768;
 	info.client_ssl_ca_filepath = ca;
 	info.gid = (gid_t)-1;
 	info.uid = (uid_t)-1;
@@ -1400,6 +1533,7 @@ live_init(struct live *l, const struct tt_live_opts *o, struct tt_out *out)
 				tt_log_str(&rec, "error", strerror(errno));
 				tt_log_end(&rec);
 			}
+			l->record_failed = true;
 			return false;
 		}
 	}
@@ -1409,6 +1543,11 @@ live_init(struct live *l, const struct tt_live_opts *o, struct tt_out *out)
 static void
 live_free(struct live *l)
 {
+	/* Sockets still open call back into their rooms while they close:
+	 * the context goes first, the rooms after. */
+	if (l->ctx != NULL)
+		lws_context_destroy(l->ctx);
+	l->ctx = NULL;
 	for (size_t i = 0; l->rooms != NULL && i < l->nrooms; i++) {
 		struct room *r = &l->rooms[i];
 
@@ -1418,8 +1557,6 @@ live_free(struct live *l)
 		free(r->initial);
 		tt_ingest_free(&r->ing);
 	}
-	if (l->ctx != NULL)
-		lws_context_destroy(l->ctx);
 	tt_http_free(l->http);
 	tt_webcast_free(l->wc);
 	tt_json_parser_free(l->parser);
@@ -1478,7 +1615,7 @@ tt_live_run(const struct tt_live_opts *o, struct tt_out *out)
 	int rc;
 
 	if (!live_init(&l, o, out)) {
-		if (l.rooms != NULL || l.ctx == NULL)
+		if (!l.record_failed)
 			tt_log_msg(TT_LOG_ERROR, "cannot set up the live provider", NULL, NULL);
 		live_free(&l);
 		return TT_EXIT_FAILURE;

@@ -43,6 +43,7 @@ struct tt_live_opts {
 	int64_t http_timeout_ms;
 	unsigned max_attempts;           /* RECONNECT_MAX_ATTEMPTS, 0 = unlimited */
 	const char *web_url;             /* TikTok web (live page, api-live) */
+	const char *webcast_url;         /* TikTok webcast (check_alive for room ids) */
 	const char *sign_url;            /* sign server */
 	const char *euler_url;           /* Euler WebSocket */
 	const char *ca_file;             /* CA bundle to trust, NULL = system */
@@ -52,6 +53,7 @@ struct tt_live_opts {
 	const char *api_key;             /* EULER_API_KEY */
 	const char *session_id;          /* SESSION_ID: authenticated mode */
 	const char *target_idc;          /* tt-target-idc cookie */
+	const char *session_hosts;       /* more hosts that may get the session cookies */
 };
 
 /* Runs until every room is done or a stop signal; returns the exit status

@@ -15,7 +15,7 @@ ROOM=7311234567890123456
 setup() {
 	ttlc_setup
 	export EULER_API_KEY=$SECRET_KEY
-	unset SESSION_ID TT_TARGET_IDC TIKTOK_UNIQUE_ID RECONNECT_MAX_ATTEMPTS TTLC_CA_FILE
+	unset SESSION_ID TT_TARGET_IDC TIKTOK_UNIQUE_ID RECONNECT_MAX_ATTEMPTS TTLC_CA_FILE TTLC_SESSION_HOSTS
 }
 
 teardown() {
@@ -27,7 +27,7 @@ teardown() {
 # stdout to out.ndjson, stderr to err.log, status in $status.
 live() {
 	status=0
-	TIKTOK_WEB_URL=$FAKE_TT_URL SIGN_API_URL=$FAKE_TT_URL \
+	TIKTOK_WEB_URL=$FAKE_TT_URL TIKTOK_WEBCAST_URL=$FAKE_TT_URL SIGN_API_URL=$FAKE_TT_URL \
 	    timeout 60 tt-ingest --provider direct --time-scale 0.01 "$@" >out.ndjson 2>err.log || status=$?
 }
 
@@ -126,6 +126,7 @@ EOF
 	jq -e '.connections | length == 1' log.json
 	jq -e '.connections[0] | .userAgent == (.query.browser_name + "/" + .query.browser_version)' log.json
 	jq -e '.connections[0].cookie | test("ttwid=fake1")' log.json
+	jq -e '.connections[0].origin == "https://www.tiktok.com"' log.json
 	jq -e '.connections[0].query | .compress == "gzip" and .room_id == "'"$ROOM"'" and .cursor == "c-1"
 	    and .internal_ext == "ie-1" and .rp_a == "1" and .rp_b == "x y" and .resp_content_type == "protobuf"' log.json
 	jq -e '.connections[0].enterRoom | .roomId == "'"$ROOM"'" and .liveId == "12" and .identity == "audience"
@@ -173,17 +174,17 @@ EOF
 	fake_tiktok_start s.json
 	# 10 s at time scale 0.02 is 200 ms. The fake sends nothing while it
 	# counts, so the silence timeout must not strike first.
-	TIKTOK_WEB_URL=$FAKE_TT_URL SIGN_API_URL=$FAKE_TT_URL timeout 60 \
+	TIKTOK_WEB_URL=$FAKE_TT_URL TIKTOK_WEBCAST_URL=$FAKE_TT_URL SIGN_API_URL=$FAKE_TT_URL timeout 60 \
 	    tt-ingest --provider direct --time-scale 0.02 --silence-timeout 600 --unique-id alice >out.ndjson 2>err.log
 	fake_tiktok_log >log.json
 	jq -e '.connections[0].heartbeats | length >= 6' log.json
 	jq -e '.connections[0].heartbeats | map(.seq) | .[0:6] == ["1","2","3","4","5","6"]' log.json
 	jq -e '.connections[0].heartbeats | all(.roomId == "'"$ROOM"'")' log.json
 	jq -e '.connections[0].enterRoom.t <= .connections[0].heartbeats[0].t' log.json
-	# Gaps between heartbeats: 200 ms, give or take the 20 ms tick.
-	jq -e '[.connections[0].heartbeats | .[1:6][] as $h | $h.t] as $t
-	    | [.connections[0].heartbeats[0:6] | map(.t) | . as $a | range(1; 6) | $a[.] - $a[. - 1]]
-	    | all(. >= 150 and . <= 400)' log.json
+	# Gaps between heartbeats: 200 ms (never much less; a loaded machine
+	# may make one later).
+	jq -e '[.connections[0].heartbeats[0:6] | map(.t) | . as $a | range(1; 6) | $a[.] - $a[. - 1]]
+	    | all(. >= 150 and . <= 2000)' log.json
 	jq -e '.connections[0].violations | length == 0' log.json
 }
 
@@ -194,15 +195,16 @@ EOF
 	  {"steps":[{"waitFor":"enter"},{"control":3}]}]'
 	fake_tiktok_start s.json
 	# 1 s, 2 s, 4 s at scale 0.1: 100, 200, 400 ms (+/- 20 %).
-	TIKTOK_WEB_URL=$FAKE_TT_URL SIGN_API_URL=$FAKE_TT_URL timeout 60 \
+	TIKTOK_WEB_URL=$FAKE_TT_URL TIKTOK_WEBCAST_URL=$FAKE_TT_URL SIGN_API_URL=$FAKE_TT_URL timeout 60 \
 	    tt-ingest --provider direct --time-scale 0.1 --unique-id alice >out.ndjson 2>err.log
 	[ "$(grep -c '"ControlEvent.CONNECTED"' out.ndjson)" -eq 4 ]
 	[ "$(jq -r 'select(.type == "ControlEvent.CONNECTED") | .sessionId' out.ndjson | sort -u | wc -l)" -eq 4 ]
 	[ "$(jq -r 'select(.type == "ControlEvent.DISCONNECTED") | .data.reason' out.ndjson | tr '\n' ' ')" = "closed closed closed stream_end " ]
 	fake_tiktok_log >log.json
 	jq -e '.sign | length == 4' log.json
-	jq -e '[.connections[].t] as $t | ($t[2] - $t[1]) > ($t[1] - $t[0]) * 1.2 and ($t[3] - $t[2]) > ($t[1] - $t[0]) * 2' log.json
-	jq -e '[.connections[].t] as $t | ($t[1] - $t[0]) >= 70' log.json
+	# Each wait at least the back-off's lower bound (-20 %): 80, 160, 320 ms.
+	# Load only makes them longer, so these bounds cannot flake.
+	jq -e '[.connections[].t] as $t | ($t[1] - $t[0]) >= 80 and ($t[2] - $t[1]) >= 160 and ($t[3] - $t[2]) >= 320' log.json
 }
 
 @test "live: a handshake refused with HTTP 200 is category blocked, and attempts run out (69)" {
@@ -221,7 +223,7 @@ EOF
 	scenario s.json '[{"steps":[{"waitFor":"enter"},{"control":3}]}]' '[{"status":429,"retryAfter":3},{"status":200}]'
 	fake_tiktok_start s.json
 	# retry-after 3 s at scale 0.1 is 300 ms, more than the 100 ms back-off.
-	TIKTOK_WEB_URL=$FAKE_TT_URL SIGN_API_URL=$FAKE_TT_URL timeout 60 \
+	TIKTOK_WEB_URL=$FAKE_TT_URL TIKTOK_WEBCAST_URL=$FAKE_TT_URL SIGN_API_URL=$FAKE_TT_URL timeout 60 \
 	    tt-ingest --provider direct --time-scale 0.1 --unique-id alice >out.ndjson 2>err.log
 	jq -e -s 'map(select(.type == "ControlEvent.ERROR"))[0].data | .category == "rate_limited" and .code == 429' out.ndjson
 	fake_tiktok_log >log.json
@@ -297,8 +299,16 @@ EOF
 	live --room-id "$ROOM"
 	expect_status 0
 	fake_tiktok_log >log.json
-	jq -e '(.pages | length) == 0 and (.sign | length) == 1' log.json
+	jq -e '(.pages | length) == 0 and (.api | length) == 0 and (.sign | length) == 1' log.json
+	jq -e --arg r "$ROOM" '.alive | length == 1 and .[0].query.room_ids == $r' log.json
 	[ "$(head -n 1 out.ndjson | jq -r .streamId)" = "$ROOM" ]
+	# An offline room given by id: the live check says so, no signing.
+	fake_reset tiktok
+	live --room-id 7311234567890000004
+	expect_status 69
+	jq -e -s 'length == 1 and .[0].data.category == "offline"' out.ndjson
+	fake_tiktok_log >log.json
+	jq -e '.sign | length == 0' log.json
 }
 
 @test "live: silence while connected is a dead connection: error, reconnect" {
@@ -306,10 +316,11 @@ EOF
 	  {"steps":[{"waitFor":"enter"},{"control":3}]}]'
 	fake_tiktok_start s.json
 	# 2 s of silence at scale 0.1: 200 ms; heartbeats (1 s) are not frames received.
-	TIKTOK_WEB_URL=$FAKE_TT_URL SIGN_API_URL=$FAKE_TT_URL timeout 60 \
+	TIKTOK_WEB_URL=$FAKE_TT_URL TIKTOK_WEBCAST_URL=$FAKE_TT_URL SIGN_API_URL=$FAKE_TT_URL timeout 60 \
 	    tt-ingest --provider direct --time-scale 0.1 --silence-timeout 2 --unique-id alice >out.ndjson 2>err.log
 	jq -e -s 'map(select(.type == "ControlEvent.ERROR"))[0].data | .category == "network" and (.detail | test("no frame"))' out.ndjson
 	[ "$(jq -r 'select(.type == "ControlEvent.DISCONNECTED") | .data.reason' out.ndjson | tr '\n' ' ')" = "silence stream_end " ]
+	[ "$(grep -c '"ControlEvent.CONNECTED"' out.ndjson)" -eq 2 ]
 }
 
 @test "live: garbage frames and undecodable messages become ERROR + base64, the connection lives on" {
@@ -342,22 +353,57 @@ EOF
 	wait "$pid" || status=$?
 	expect_status 0
 	[ "$(tail -n 1 out.ndjson | jq -r '.type + " " + .data.reason')" = "ControlEvent.DISCONNECTED stopped" ]
+	! grep -q ControlEvent.ERROR out.ndjson || false
+}
+
+@test "live: SIGTERM while the handshake hangs: no ERROR, exit 0" {
+	# A push server that accepts TCP and never answers the upgrade.
+	port=$(free_port)
+	node -e 'require("net").createServer(() => {}).listen(+process.argv[1], "127.0.0.1")' "$port" 3>&- &
+	hang=$!
+	scenario s.json '[{"steps":[]}]' "[{\"status\":200,\"pushServer\":\"ws://127.0.0.1:$port/ws\"}]"
+	fake_tiktok_start s.json
+	TIKTOK_WEB_URL=$FAKE_TT_URL SIGN_API_URL=$FAKE_TT_URL TIKTOK_WEBCAST_URL=$FAKE_TT_URL \
+	    tt-ingest --provider direct --unique-id alice >out.ndjson 2>err.log 3>&- &
+	pid=$!
+	for _ in $(seq 100); do [ "$(fake_tiktok_log | jq '.sign | length')" -ge 1 ] && break; sleep 0.1; done
+	sleep 0.5
+	kill -TERM "$pid"
+	status=0
+	wait "$pid" || status=$?
+	kill "$hang"
+	wait "$hang" || true
+	expect_status 0
+	! grep -q ControlEvent.ERROR out.ndjson || false
+	! grep -q ControlEvent.CONNECTED out.ndjson || false
+	grep -q '"reason":"stopped"' err.log
 }
 
 @test "live: authenticated mode sends the session cookies to TikTok only, and never logs them" {
 	scenario s.json '[{"steps":[{"waitFor":"enter"},{"control":3}]}]'
 	fake_tiktok_start s.json
+	# The fake's push server is not a TikTok host: no session cookies...
 	SESSION_ID=$SECRET_SESSION TT_TARGET_IDC=useast2a LOG_LEVEL=debug live --unique-id alice
+	expect_status 0
+	no_secrets
+	grep -q 'not a TikTok host' err.log
+	fake_tiktok_log >log.json
+	jq -e --arg s "$SECRET_SESSION" '.connections[0].cookie | contains($s) | not' log.json
+	# ...unless the host is allowed.
+	fake_reset tiktok
+	TTLC_SESSION_HOSTS=127.0.0.1 SESSION_ID=$SECRET_SESSION TT_TARGET_IDC=useast2a LOG_LEVEL=debug live --unique-id alice
 	expect_status 0
 	no_secrets
 	fake_tiktok_log >log.json
 	jq -e --arg s "$SECRET_SESSION" '.connections[0].cookie | contains("sessionid=" + $s) and contains("tt-target-idc=useast2a")' log.json
-	jq -e --arg s "$SECRET_SESSION" '.sign[0].query | tostring | contains($s) | not' log.json
+	jq -e --arg s "$SECRET_SESSION" '[.sign[0], .pages[0]] | tostring | contains($s) | not' log.json
 }
 
 @test "live: TLS is verified: the fake's CA is trusted only when given" {
 	scenario s.json '[{"steps":[{"waitFor":"enter"},{"control":3}]}]'
 	fake_tiktok_start s.json --tls
+	# HTTPS is checked by libcurl here; the euler test below checks WSS
+	# (libwebsockets).
 	[[ "$FAKE_TT_URL" == https://* ]]
 	RECONNECT_MAX_ATTEMPTS=1 live --unique-id alice
 	expect_status 69
@@ -369,8 +415,19 @@ EOF
 	[ "$(tail -n 1 out.ndjson | jq -r .data.reason)" = stream_end ]
 }
 
+@test "live: a 5 KB cookie from the sign server is an error, not a crash" {
+	cookie=$(head -c 5000 /dev/zero | tr '\0' c)
+	scenario s.json '[{"steps":[{"waitFor":"enter"},{"control":3}]}]' "[{\"status\":200,\"cookie\":\"ttwid=$cookie\"}]"
+	fake_tiktok_start s.json
+	RECONNECT_MAX_ATTEMPTS=1 live --unique-id alice
+	expect_status 69
+	jq -e -s 'map(select(.data.category == "sign_error")) | length == 2 and all(.data.detail | test("too long"))' out.ndjson
+}
+
 @test "live: 50 rooms in one process, each with its own session" {
 	users=$(for i in $(seq 0 49); do printf '"u%d":{"roomId":"73110000000000%05d","status":2},' "$i" "$i"; done)
+	# Frames 300 ms apart: the silence timeout (600 ms scaled) is raised so a
+	# loaded machine does not turn a slow room into a reconnect.
 	cat >s.json <<EOF
 {"users":{${users%,}},"sign":[{"status":200}],
  "connections":[{"steps":[{"waitFor":"enter"},{"frame":{"logId":"1","needAck":true,"internalExt":"x","messages":[{"method":"WebcastChatMessage","data":{"content":"hi"}}]}},{"wait":300},{"control":3}]}]}
@@ -378,7 +435,7 @@ EOF
 	fake_tiktok_start s.json
 	args=()
 	for i in $(seq 0 49); do args+=(--unique-id "u$i"); done
-	live "${args[@]}"
+	live --silence-timeout 600 "${args[@]}"
 	expect_status 0
 	[ "$(grep -c '"ControlEvent.CONNECTED"' out.ndjson)" -eq 50 ]
 	[ "$(jq -r 'select(.type == "ControlEvent.DISCONNECTED") | .data.reason' out.ndjson | sort | uniq -c | awk '{print $1, $2}')" = "50 stream_end" ]
@@ -468,4 +525,28 @@ EOF
 	fake_euler_log >log.json
 	jq -e '.connections | length == 5' log.json
 	no_secrets
+}
+
+@test "euler: a server that greets and closes is still backed off, and attempts run out" {
+	echo '{"connections":[{"steps":[{"close":4500,"reason":"TikTok closed the connection unexpectedly"}]}]}' >e.json
+	fake_euler_start e.json
+	RECONNECT_MAX_ATTEMPTS=2 euler --unique-id alice
+	expect_status 69
+	fake_euler_log >log.json
+	# workerInfo and roomInfo arrive each time; they do not reset the back-off.
+	jq -e '.connections | length == 3' log.json
+	jq -e '[.connections[].t] as $t | ($t[1] - $t[0]) >= 8 and ($t[2] - $t[1]) >= 16' log.json
+}
+
+@test "euler: WSS is verified by libwebsockets: the fake's CA only when given" {
+	echo '{"connections":[{"steps":[{"close":4005,"reason":"end"}]}]}' >e.json
+	fake_euler_start e.json --tls
+	[[ "$FAKE_EULER_URL" == wss://* ]]
+	RECONNECT_MAX_ATTEMPTS=1 euler --unique-id alice
+	expect_status 69
+	jq -e -s 'length >= 2 and .[0].data.category == "network"' out.ndjson
+	! grep -q ControlEvent.CONNECTED out.ndjson || false
+	TTLC_CA_FILE=$FAKE_CA_FILE euler --unique-id alice
+	expect_status 0
+	[ "$(tail -n 1 out.ndjson | jq -r '.data.reason + " " + (.data.code|tostring)')" = "stream_end 4005" ]
 }

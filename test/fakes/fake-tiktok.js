@@ -40,7 +40,7 @@ const lastSign = new Map();
 // reset - clears the log and starts each room's "sign" and "connections"
 // lists from their first entry again.
 function reset() {
-	log = { pages: [], api: [], sign: [], connections: [] };
+	log = { pages: [], api: [], alive: [], sign: [], connections: [] };
 	signCount = new Map();
 	connCount = new Map();
 	signN = 0;
@@ -144,6 +144,21 @@ function apiLive(req, res, u) {
 	});
 }
 
+// checkAlive - GET /webcast/room/check_alive/?room_ids=A,B: whether each
+// room is live (status 2) by the scenario's users; unknown rooms are not.
+function checkAlive(req, res, u) {
+	const q = F.queryObject(u);
+	const ids = q.room_ids ? String(q.room_ids).split(',') : [];
+	const users = scenario.users || {};
+	log.alive.push({ t: F.nowMs(), query: q, userAgent: req.headers['user-agent'] || null });
+	const data = ids.map((id) => {
+		const name = Object.keys(users).find((k) => users[k] && String(users[k].roomId) === id);
+		const st = name != null ? userState(name) : { found: false };
+		return { alive: st.found && st.status !== 4, room_id: Number(id), room_id_str: id };
+	});
+	F.sendJson(res, 200, { data, extra: { now: F.nowMs() }, status_code: 0 });
+}
+
 // ---- the sign server ------------------------------------------------------
 
 // The bodies the real sign server answers with (PROTOCOL.md 1.3).
@@ -207,7 +222,7 @@ function sign(req, res, u, roomId) {
 			routeParams: { rp_a: '1', rp_b: 'x y' },
 			heartbeatDuration: '10000',
 			// needAck false: left out, as proto3 writers do.
-			pushServer: `${scheme}://127.0.0.1:${server.address().port}${PUSH_PATH}`,
+			pushServer: want.pushServer || `${scheme}://127.0.0.1:${server.address().port}${PUSH_PATH}`,
 			isFirst: true,
 		});
 	} catch (e) {
@@ -222,7 +237,7 @@ function sign(req, res, u, roomId) {
 	if (want.noCookie) {
 		lastSign.set(roomId, { userAgent, ttwid: null });
 	} else {
-		headers['X-Set-TT-Cookie'] = `ttwid=fake${n}; tt_csrf_token=tok${n}`;
+		headers['X-Set-TT-Cookie'] = want.cookie || `ttwid=fake${n}; tt_csrf_token=tok${n}`;
 		lastSign.set(roomId, { userAgent, ttwid: `fake${n}` });
 	}
 	res.writeHead(200, headers);
@@ -254,6 +269,8 @@ function handle(req, res) {
 		livePage(req, res, u, decodeURIComponent(m[1]));
 	} else if (req.method === 'GET' && u.pathname === '/api-live/user/room/') {
 		apiLive(req, res, u);
+	} else if (req.method === 'GET' && u.pathname === '/webcast/room/check_alive/') {
+		checkAlive(req, res, u);
 	} else if (req.method === 'GET' && (m = /^\/webcast\/rooms\/([^/]+)\/connect\/?$/.exec(u.pathname))) {
 		sign(req, res, u, decodeURIComponent(m[1]));
 	} else {
@@ -313,6 +330,7 @@ server.on('upgrade', (req, socket, head) => {
 		roomId, index, t: F.nowMs(), query,
 		userAgent: req.headers['user-agent'] != null ? req.headers['user-agent'] : null,
 		cookie: req.headers.cookie != null ? req.headers.cookie : null,
+		origin: req.headers.origin != null ? req.headers.origin : null,
 		rejected: false, rejectReason: null,
 		enterRoom: null, heartbeats: [], acks: [], other: [], violations: [], sent: [], closed: null,
 	};
