@@ -250,7 +250,7 @@ EOF
 	client "$url" good UA-1 'ttwid=fake1' "$ROOM"
 	[ "$(jq -r '"\(.handshakeStatus) \(.handshakeMsg)"' client.out)" = "417 illegal app_id" ]
 	[ "$(fake_tiktok_log | jq -c '[.connections[].rejected]')" = '[true,true,false,true]' ]
-} 
+}
 
 @test "fakes: violations are logged (hb before enter, a wrong ack) and the fake survives garbage and an abrupt close" {
 	tiktok_scenario '[{"frames":{"needAck":true,"messages":[{"method":"WebcastChatMessage","data":{"content":"x"}}]},"repeat":3,"intervalMs":20},{"silent":true}]'
