@@ -621,7 +621,6 @@ main(int argc, char **argv)
 	struct tt_replay_opts ro = { .speed = 1 };
 	struct tt_live_opts lo = { .time_scale = 1, .silence_ms = 60000 };
 	struct targets targets = { 0 };
-
 	struct tt_fileplay_opts fo = { 0 };
 	bool mock_only = false, speed_given = false, live_only = false;
 	const char *provider = tt_env("INGEST_PROVIDER");
