@@ -404,6 +404,18 @@ send_ack(struct room *r, uint64_t log_id, const char *ext, size_t ext_len)
 
 /* ---- receiving ---------------------------------------------------------- */
 
+/* Counts what one emit wrote and closes on a stream end. */
+static void
+after_emit(struct room *r, const struct tt_wc_counts *c, int end)
+{
+	r->messages += c->messages;
+	r->errors += c->errors;
+	if (end != 0 && !r->stream_ended) {
+		r->stream_ended = true;
+		room_close(r, "stream_end");
+	}
+}
+
 /* Emits a decoded frame's messages; handles ack and stream end. */
 static void
 handle_frame(struct room *r, const struct tt_wc_frame *f)
@@ -418,12 +430,7 @@ handle_frame(struct room *r, const struct tt_wc_frame *f)
 	if (f->cursor[0] != '\0' && strlen(f->cursor) < sizeof r->cursor)
 		memcpy(r->cursor, f->cursor, strlen(f->cursor) + 1);
 	check_out(r->live, tt_wc_emit_frame(&r->ing, f, &c, &end));
-	r->messages += c.messages;
-	r->errors += c.errors;
-	if (end != 0 && !r->stream_ended) {
-		r->stream_ended = true;
-		room_close(r, "stream_end");
-	}
+	after_emit(r, &c, end);
 }
 
 static void
@@ -459,12 +466,7 @@ handle_text(struct room *r, const unsigned char *p, size_t n)
 	}
 	tt_arena_reset(&l->arena);
 	check_out(l, tt_wc_emit_euler_text(&r->ing, l->parser, &l->arena, (const char *)p, n, &c, &end));
-	r->messages += c.messages;
-	r->errors += c.errors;
-	if (end != 0 && !r->stream_ended) {
-		r->stream_ended = true;
-		room_close(r, "stream_end");
-	}
+	after_emit(r, &c, end);
 }
 
 /* The sign server's fetch result: its messages are the room's recent

@@ -133,19 +133,7 @@ server.on('upgrade', (req, socket, head) => {
 	connCount.set(uniqueId, n + 1);
 	entry.index = n;
 	const conn = F.pick(connectionsOf(uniqueId), n) || { steps: [] };
-	// ws answers a bad handshake (say, no Sec-WebSocket-Key) with 400 and
-	// never calls back: log that too.
-	let upgraded = false;
-	socket.once('close', () => {
-		if (upgraded || entry.closed) return;
-		entry.rejected = true;
-		entry.rejectReason = 'bad WebSocket handshake';
-		entry.closed = { t: F.nowMs(), by: 'server', code: null };
-	});
-	wss.handleUpgrade(req, socket, head, (ws) => {
-		upgraded = true;
-		accept(ws, entry, conn, uniqueId, features);
-	});
+	F.upgradeLogged(wss, req, socket, head, entry, (ws) => accept(ws, entry, conn, uniqueId, features));
 });
 
 // bundle MESSAGES - one Euler text message: {"timestamp":now,"messages":[...]}.

@@ -349,19 +349,7 @@ server.on('upgrade', (req, socket, head) => {
 		entry.closed = { t: F.nowMs(), by: 'server', code: null };
 		return;
 	}
-	// ws answers a bad handshake (say, no Sec-WebSocket-Key) with 400 and
-	// never calls back: log that too.
-	let upgraded = false;
-	socket.once('close', () => {
-		if (upgraded || entry.closed) return;
-		entry.rejected = true;
-		entry.rejectReason = 'bad WebSocket handshake';
-		entry.closed = { t: F.nowMs(), by: 'server', code: null };
-	});
-	wss.handleUpgrade(req, socket, head, (ws) => {
-		upgraded = true;
-		accept(ws, entry, conn, roomId, query);
-	});
+	F.upgradeLogged(wss, req, socket, head, entry, (ws) => accept(ws, entry, conn, roomId, query));
 });
 
 function accept(ws, entry, conn, roomId, query) {

@@ -567,9 +567,26 @@ function guard(name) {
 	process.on('SIGINT', () => process.exit(0));
 }
 
+// upgradeLogged WSS REQ SOCKET HEAD ENTRY ONACCEPT - completes a WebSocket
+// upgrade and calls ONACCEPT(ws). ws answers a bad handshake (say, no
+// Sec-WebSocket-Key) with 400 and never calls back: ENTRY logs that too.
+function upgradeLogged(wss, req, socket, head, entry, onAccept) {
+	let upgraded = false;
+	socket.once('close', () => {
+		if (upgraded || entry.closed) return;
+		entry.rejected = true;
+		entry.rejectReason = 'bad WebSocket handshake';
+		entry.closed = { t: nowMs(), by: 'server', code: null };
+	});
+	wss.handleUpgrade(req, socket, head, (ws) => {
+		upgraded = true;
+		onAccept(ws);
+	});
+}
+
 module.exports = {
 	REPO_ROOT, need, protobuf, WebSocket, root, type, T, JSON_OPTS, toJson, encode, decode,
 	nowMs, nextMsgId, buildMessage, buildFetchResult, FrameMaker, decodeClientFrame, Conn,
 	pick, readScenario, parseArgs, queryObject, sendJson, readBody, controlRoutes, rawHttp,
-	listen, createServer, guard,
+	listen, createServer, guard, upgradeLogged,
 };
