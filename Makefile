@@ -124,7 +124,9 @@ deps:
 FUZZ_CC ?= clang
 FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Icommon -Ibuild/fuzz/gen $(PKG_CFLAGS)
 FUZZ_TARGETS = build/fuzz/fuzz-json build/fuzz/fuzz-normalize build/fuzz/fuzz-webcast
-FUZZ_GEN = build/fuzz/gen/tt_schemas.c build/fuzz/gen/webcast.pb-c.c build/fuzz/gen/webcast_descs.c
+# pbtest: every field type, for fuzz-webcast's wire walker check.
+FUZZ_GEN = build/fuzz/gen/tt_schemas.c build/fuzz/gen/webcast.pb-c.c build/fuzz/gen/webcast_descs.c \
+    build/fuzz/gen/pbtest.pb-c.c
 FUZZ_TIME ?= 300
 
 build/fuzz/gen/tt_schemas.c: $(SCHEMAS) scripts/embed-schemas
@@ -133,7 +135,8 @@ build/fuzz/gen/tt_schemas.c: $(SCHEMAS) scripts/embed-schemas
 	    tt_schema_unified_event_v1=schema/unified-event.v1.schema.json \
 	    tt_schema_dlq_v1=schema/dlq.v1.schema.json
 
-build/fuzz/fuzz-%: test/fuzz/fuzz-%.c $(LIB_SRC) $(wildcard common/*.h) $(FUZZ_GEN) build/fuzz/gen/webcast.pb-c.h
+build/fuzz/fuzz-%: test/fuzz/fuzz-%.c $(LIB_SRC) $(wildcard common/*.h) $(FUZZ_GEN) build/fuzz/gen/webcast.pb-c.h \
+    build/fuzz/gen/pbtest.pb-c.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(FUZZ_GEN) $(PKG_LIBS) -lm
 

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -573,4 +574,855 @@ tt_pbjson_encode(struct tt_buf *out, const ProtobufCMessage *msg, char *err, siz
 			snprintf(err, errsz, "JSON larger than %zu bytes", out->max);
 	}
 	return false;
+}
+
+/* ---- straight from the wire --------------------------------------------- */
+
+/*
+ * tt_pbjson_encode_wire writes what protobuf_c_message_unpack followed by
+ * tt_pbjson_encode would write, reading the protobuf bytes in place: no
+ * allocation per field, no copy of a string or bytes field. It keeps to
+ * that promise by accepting only input it reproduces exactly, and giving
+ * up on everything else: malformed or truncated bytes, a wire type that
+ * does not fit the field (even where protobuf-c would cope, as it does
+ * with a bool sent as fixed32), a singular message field sent twice
+ * (protobuf-c merges the two), groups, oneofs, proto2 labels, nesting
+ * past TT_PBJSON_MAX_DEPTH, the output ceiling. The caller then takes the
+ * protobuf-c path, so errors and edge cases keep their exact behaviour
+ * and messages; giving up costs time, never correctness.
+ *
+ * Two passes per message: scan the fields into an array of (field, offset,
+ * length) on a stack shared by the nesting levels (one allocation, kept
+ * and reused), sort it by field number when the wire was not in order
+ * (a stable counting sort, so repeated values keep their order), then
+ * write the JSON field by field.
+ */
+
+enum {
+	WT_VARINT = 0,
+	WT_64BIT = 1,
+	WT_LEN = 2,
+	WT_32BIT = 5,
+};
+
+/* One occurrence of a known field in the scanned message. */
+struct went {
+	uint32_t key; /* field index << 3 | wire type; WENT_ABSENT: a map entry's missing key or value */
+	uint32_t off; /* offset of the value (past any length prefix) from the start of the message */
+	uint32_t len; /* the value's length in bytes */
+};
+
+#define WENT_ABSENT UINT32_MAX
+
+/* What the walker needs of one field, worked out once per descriptor. */
+struct wfield {
+	uint8_t kind; /* WF_* */
+	uint8_t wt;   /* the wire type of one value */
+	bool packable; /* a scalar: a repeated one may also come packed (wire type 2) */
+	uint16_t nlen; /* strlen(name) */
+	const char *jname; /* "name": (nlen + 3 bytes), to copy in one go */
+};
+
+enum {
+	WF_SINGLE,   /* proto3 singular, no oneof */
+	WF_REPEATED,
+	WF_MAP,      /* repeated map entry (tt_pbjson_is_map) */
+	WF_BAD,      /* oneof, proto2 optional: left to protobuf-c */
+};
+
+/* What the walker knows of one message type: one allocation, the fields
+ * followed by their "name": strings. */
+struct wmsg {
+	uint8_t byid[64];   /* the index of field number 0..63, 0xff: none */
+	struct wfield f[];  /* d->n_fields entries */
+};
+
+struct wdesc {
+	const ProtobufCMessageDescriptor *d;
+	struct wmsg *m; /* NULL: the whole message is left to protobuf-c */
+};
+
+#define WDESC_SLOTS 1024        /* descriptors the walker knows; a power of two */
+#define WENT_MAX (1u << 22)     /* field occurrences in scope at once (48 MiB) */
+
+struct tt_pbjson_wire {
+	struct went *ents; /* the scan stack */
+	size_t n, cap;
+	size_t ndesc;
+	struct wdesc desc[WDESC_SLOTS]; /* open addressing on the pointer */
+};
+
+struct tt_pbjson_wire *
+tt_pbjson_wire_new(void)
+{
+	return calloc(1, sizeof(struct tt_pbjson_wire));
+}
+
+void
+tt_pbjson_wire_free(struct tt_pbjson_wire *w)
+{
+	if (w == NULL)
+		return;
+	for (size_t i = 0; i < WDESC_SLOTS; i++)
+		free(w->desc[i].m);
+	free(w->ents);
+	free(w);
+}
+
+static uint8_t
+wire_type_of(ProtobufCType t)
+{
+	switch (t) {
+	case PROTOBUF_C_TYPE_SFIXED32:
+	case PROTOBUF_C_TYPE_FIXED32:
+	case PROTOBUF_C_TYPE_FLOAT:
+		return WT_32BIT;
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_FIXED64:
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return WT_64BIT;
+	case PROTOBUF_C_TYPE_STRING:
+	case PROTOBUF_C_TYPE_BYTES:
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return WT_LEN;
+	default:
+		return WT_VARINT;
+	}
+}
+
+/* Whether the map entry type d holds nothing the walker would write
+ * differently: key and value singular, no default but proto3's. */
+static bool
+plain_entry(const ProtobufCMessageDescriptor *d)
+{
+	for (unsigned i = 0; i < 2; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+
+		if ((f->label != PROTOBUF_C_LABEL_NONE && f->label != PROTOBUF_C_LABEL_OPTIONAL) ||
+		    (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0)
+			return false;
+		if (f->default_value != NULL &&
+		    !(f->type == PROTOBUF_C_TYPE_STRING && f->default_value == &protobuf_c_empty_string))
+			return false;
+	}
+	return true;
+}
+
+/* The walker's view of d, built on first use; NULL when d is left to
+ * protobuf-c (a required field, or no room or memory for it). */
+static const struct wmsg *
+wire_fields(struct tt_pbjson_wire *w, const ProtobufCMessageDescriptor *d)
+{
+	size_t h = (size_t)(((uintptr_t)d >> 3) * 0x9e3779b97f4a7c15u >> 40);
+	struct wdesc *s;
+	struct wmsg *m;
+	struct wfield *wf;
+	size_t names = 0;
+	char *jn;
+
+	for (;; h++) {
+		s = &w->desc[h & (WDESC_SLOTS - 1)];
+		if (s->d == d)
+			return s->m;
+		if (s->d == NULL)
+			break;
+	}
+	if (w->ndesc >= WDESC_SLOTS / 2)
+		return NULL; /* keep the table sparse; never reached with our .proto */
+	for (unsigned i = 0; i < d->n_fields; i++)
+		names += strlen(d->fields[i].name) + 3;
+	/* One block: the fields, then their "name": strings. */
+	if ((m = calloc(1, sizeof *m + d->n_fields * sizeof *wf + names + 1)) == NULL)
+		return NULL;
+	memset(m->byid, 0xff, sizeof m->byid);
+	wf = m->f;
+	jn = (char *)(wf + d->n_fields);
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		size_t nlen = strlen(f->name);
+
+		wf[i].jname = jn;
+		*jn++ = '"';
+		memcpy(jn, f->name, nlen);
+		jn += nlen;
+		*jn++ = '"';
+		*jn++ = ':';
+
+		if (f->label == PROTOBUF_C_LABEL_REQUIRED) {
+			free(m);
+			m = NULL; /* unpack fails when it is missing */
+			break;
+		}
+		if (f->id < sizeof m->byid && i < 0xff)
+			m->byid[f->id] = (uint8_t)i;
+		wf[i].wt = wire_type_of(f->type);
+		wf[i].packable = wf[i].wt != WT_LEN;
+		wf[i].nlen = (uint16_t)nlen;
+		if (nlen > UINT16_MAX || (i > 0 && f->id <= d->fields[i - 1].id))
+			wf[i].kind = WF_BAD;
+		else if (f->label == PROTOBUF_C_LABEL_REPEATED)
+			wf[i].kind = f->type != PROTOBUF_C_TYPE_MESSAGE || !tt_pbjson_is_map(d, f) ? WF_REPEATED
+			    : plain_entry(f->descriptor) ? WF_MAP : WF_BAD;
+		else if (f->label == PROTOBUF_C_LABEL_NONE && (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) == 0)
+			wf[i].kind = WF_SINGLE;
+		else
+			wf[i].kind = WF_BAD;
+	}
+	s->d = d;
+	s->m = m;
+	w->ndesc++;
+	return m;
+}
+
+/* Makes room for k more entries on the stack. */
+static bool
+went_reserve(struct tt_pbjson_wire *w, size_t k)
+{
+	size_t cap = w->cap == 0 ? 256 : w->cap;
+	struct went *e;
+
+	if (w->cap - w->n >= k)
+		return true;
+	if (k > WENT_MAX - w->n)
+		return false;
+	while (cap - w->n < k)
+		cap *= 2;
+	if (cap > WENT_MAX)
+		cap = WENT_MAX;
+	if ((e = realloc(w->ents, cap * sizeof *e)) == NULL)
+		return false;
+	w->ents = e;
+	w->cap = cap;
+	return true;
+}
+
+static bool
+went_push(struct tt_pbjson_wire *w, uint32_t key, size_t off, size_t len)
+{
+	if (!went_reserve(w, 1))
+		return false;
+	w->ents[w->n++] = (struct went){ .key = key, .off = (uint32_t)off, .len = (uint32_t)len };
+	return true;
+}
+
+/* The index of the field numbered id in d (fields sorted by number), or
+ * -1. */
+static inline int
+field_index(const ProtobufCMessageDescriptor *d, const struct wmsg *m, uint32_t id)
+{
+	unsigned lo = 0, hi = d->n_fields;
+
+	if (id < sizeof m->byid)
+		return m->byid[id] == 0xff ? -1 : m->byid[id];
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (d->fields[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < d->n_fields && d->fields[lo].id == id ? (int)lo : -1;
+}
+
+/*
+ * Reads one tag and the extent of its value at p[*pos..n), with
+ * protobuf-c's limits (a tag of at most 5 bytes and not 0 in its first
+ * byte, varints of at most 10 bytes, length prefixes of at most 5). On
+ * success *pos is past the value, *voff and *vlen its bytes. False on
+ * anything protobuf-c rejects, and on a length prefix of 2^31 or more
+ * (whose handling differs between protobuf-c versions).
+ */
+static inline __attribute__((always_inline)) bool
+wire_next(const uint8_t *p, size_t n, size_t *pos, uint32_t *tag, unsigned *wt, size_t *voff, size_t *vlen)
+{
+	size_t at = *pos, rem = n - at, i, max;
+	uint8_t b = p[at];
+	uint32_t t = (b & 0x7f) >> 3;
+
+	if ((b & 0xf8) == 0)
+		return false;
+	*wt = b & 7;
+	if (b & 0x80) {
+		unsigned shift = 4;
+
+		max = rem > 5 ? 5 : rem;
+		for (i = 1; i < max; i++) {
+			t |= (uint32_t)(p[at + i] & 0x7f) << shift;
+			shift += 7;
+			if ((p[at + i] & 0x80) == 0)
+				break;
+		}
+		if (i == max)
+			return false;
+		at += i + 1;
+	} else {
+		at++;
+	}
+	*tag = t;
+	rem = n - at;
+	/* One-byte varints and length prefixes first: most of them. */
+	if (rem > 0 && p[at] < 0x80) {
+		if (*wt == WT_VARINT) {
+			*voff = at;
+			*vlen = 1;
+			*pos = at + 1;
+			return true;
+		}
+		if (*wt == WT_LEN) {
+			if (p[at] > rem - 1)
+				return false;
+			*voff = at + 1;
+			*vlen = p[at];
+			*pos = *voff + *vlen;
+			return true;
+		}
+	}
+	switch (*wt) {
+	case WT_VARINT:
+		max = rem < 10 ? rem : 10;
+		for (i = 0; i < max && (p[at + i] & 0x80) != 0; i++)
+			;
+		if (i == max)
+			return false;
+		*voff = at;
+		*vlen = i + 1;
+		break;
+	case WT_64BIT:
+	case WT_32BIT:
+		*vlen = *wt == WT_64BIT ? 8 : 4;
+		if (rem < *vlen)
+			return false;
+		*voff = at;
+		break;
+	case WT_LEN: {
+		size_t v = 0;
+
+		max = rem < 5 ? rem : 5;
+		for (i = 0; i < max; i++) {
+			v |= (size_t)(p[at + i] & 0x7f) << (7 * i);
+			if ((p[at + i] & 0x80) == 0)
+				break;
+		}
+		if (i == max || (i == 4 && p[at + 4] > 0x07) || v > rem - (i + 1))
+			return false;
+		*voff = at + i + 1;
+		*vlen = v;
+		break;
+	}
+	default:
+		return false; /* groups (3, 4) and 6, 7: protobuf-c refuses them */
+	}
+	*pos = *voff + *vlen;
+	return true;
+}
+
+/* Scans the message p[0..n) of type d onto w's stack: one entry per known
+ * field occurrence, unknown fields skipped. *sorted: the fields came in
+ * number order. False: give up. */
+static bool
+wire_scan(struct tt_pbjson_wire *w, const ProtobufCMessageDescriptor *d, const struct wmsg *m,
+    const uint8_t *p, size_t n, bool *sorted)
+{
+	const struct wfield *wf = m->f;
+	size_t pos = 0, voff, vlen;
+	unsigned last = 0;
+	uint32_t tag;
+	unsigned wt;
+
+	/* Every field takes two bytes at least (a tag, a value or a length):
+	 * room for all of them now, none to check below. */
+	if (!went_reserve(w, n / 2 + 1))
+		return false;
+	*sorted = true;
+	while (pos < n) {
+		int idx;
+
+		if (!wire_next(p, n, &pos, &tag, &wt, &voff, &vlen))
+			return false;
+		if ((idx = field_index(d, m, tag)) < 0)
+			continue;
+		if (wf[idx].kind == WF_BAD)
+			return false;
+		if (wt != wf[idx].wt && !(wt == WT_LEN && wf[idx].kind == WF_REPEATED && wf[idx].packable))
+			return false;
+		if ((unsigned)idx < last)
+			*sorted = false;
+		last = (unsigned)idx;
+		w->ents[w->n++] = (struct went){ .key = (uint32_t)idx << 3 | wt, .off = (uint32_t)voff, .len = (uint32_t)vlen };
+	}
+	return true;
+}
+
+/* Sorts w->ents[base..w->n) by field index, keeping the wire order within
+ * a field. */
+static bool
+wire_sort(struct tt_pbjson_wire *w, unsigned nfields, size_t base)
+{
+	size_t end = w->n, cnt = end - base;
+	uint32_t start[257];
+
+	if (nfields > 256)
+		return false;
+	if (!went_reserve(w, cnt)) /* room for a copy above the stack */
+		return false;
+	memcpy(w->ents + end, w->ents + base, cnt * sizeof *w->ents);
+	memset(start, 0, sizeof start);
+	for (size_t i = 0; i < cnt; i++)
+		start[(w->ents[end + i].key >> 3) + 1]++;
+	for (unsigned f = 1; f <= nfields; f++)
+		start[f] += start[f - 1];
+	for (size_t i = 0; i < cnt; i++) {
+		const struct went *e = &w->ents[end + i];
+
+		w->ents[base + start[e->key >> 3]++] = *e;
+	}
+	w->n = end;
+	return true;
+}
+
+/* protobuf-c's decoding of the varint v[0..len), 64 bits (32-bit types
+ * keep the low half). */
+static uint64_t
+wire_varint(const uint8_t *v, size_t len)
+{
+	uint64_t r = 0;
+
+	for (size_t i = 0; i < len; i++)
+		r |= (uint64_t)(v[i] & 0x7f) << (7 * i);
+	return r;
+}
+
+/* protobuf-c's bool: any value bit set, in any of the varint's bytes. */
+static bool
+wire_bool(const uint8_t *v, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (v[i] & 0x7f)
+			return true;
+	return false;
+}
+
+static uint32_t
+wire_le32(const uint8_t *v)
+{
+	return (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 | (uint32_t)v[3] << 24;
+}
+
+static uint64_t
+wire_le64(const uint8_t *v)
+{
+	return (uint64_t)wire_le32(v) | (uint64_t)wire_le32(v + 4) << 32;
+}
+
+/* A string as protobuf-c keeps it: up to its first NUL. */
+static size_t
+wire_strlen(const uint8_t *v, size_t len)
+{
+	const uint8_t *z = len > 0 ? memchr(v, 0, len) : NULL;
+
+	return z != NULL ? (size_t)(z - v) : len;
+}
+
+/* Whether a singular non-message value holds its proto3 default (the
+ * test of is_default on what unpack would store). */
+static bool
+wire_is_default(ProtobufCType t, const uint8_t *v, size_t len)
+{
+	switch (t) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_ENUM:
+		return (uint32_t)wire_varint(v, len) == 0;
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_UINT64:
+		return wire_varint(v, len) == 0;
+	case PROTOBUF_C_TYPE_SFIXED32:
+	case PROTOBUF_C_TYPE_FIXED32:
+	case PROTOBUF_C_TYPE_FLOAT: /* +0.0 only: all bits clear */
+		return wire_le32(v) == 0;
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_FIXED64:
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return wire_le64(v) == 0;
+	case PROTOBUF_C_TYPE_BOOL:
+		return !wire_bool(v, len);
+	case PROTOBUF_C_TYPE_STRING:
+		return wire_strlen(v, len) == 0;
+	case PROTOBUF_C_TYPE_BYTES:
+		return len == 0;
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return false; /* present, even empty: {} */
+	}
+	return false;
+}
+
+static int32_t
+unzigzag32(uint32_t v)
+{
+	return (int32_t)(v >> 1) ^ -(int32_t)(v & 1);
+}
+
+static int64_t
+unzigzag64(uint64_t v)
+{
+	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+struct wctx {
+	struct enc e;               /* e.out: the output */
+	struct tt_pbjson_wire *w;
+};
+
+static bool wire_message(struct wctx *c, const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n,
+    int depth);
+
+/* Writes one value of field f from its wire bytes v[0..len) (a varint, 4
+ * or 8 bytes, or the payload of a length-delimited value), as put_value
+ * writes what unpack stores. */
+static bool
+put_wire_value(struct wctx *c, const ProtobufCFieldDescriptor *f, const uint8_t *v, size_t len, int depth,
+    bool as_key)
+{
+	struct tt_buf *o = c->e.out;
+
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_ENUM:
+		return put_i64(o, (int32_t)(uint32_t)wire_varint(v, len), as_key);
+	case PROTOBUF_C_TYPE_SINT32:
+		return put_i64(o, unzigzag32((uint32_t)wire_varint(v, len)), as_key);
+	case PROTOBUF_C_TYPE_SFIXED32:
+		return put_i64(o, (int32_t)wire_le32(v), as_key);
+	case PROTOBUF_C_TYPE_UINT32:
+		return put_u64(o, (uint32_t)wire_varint(v, len), as_key);
+	case PROTOBUF_C_TYPE_FIXED32:
+		return put_u64(o, wire_le32(v), as_key);
+	case PROTOBUF_C_TYPE_INT64:
+		return put_i64(o, (int64_t)wire_varint(v, len), true);
+	case PROTOBUF_C_TYPE_SINT64:
+		return put_i64(o, unzigzag64(wire_varint(v, len)), true);
+	case PROTOBUF_C_TYPE_SFIXED64:
+		return put_i64(o, (int64_t)wire_le64(v), true);
+	case PROTOBUF_C_TYPE_UINT64:
+		return put_u64(o, wire_varint(v, len), true);
+	case PROTOBUF_C_TYPE_FIXED64:
+		return put_u64(o, wire_le64(v), true);
+	case PROTOBUF_C_TYPE_FLOAT: {
+		uint32_t bits = wire_le32(v);
+		float x;
+
+		memcpy(&x, &bits, sizeof x);
+		return put_double(o, x, 9);
+	}
+	case PROTOBUF_C_TYPE_DOUBLE: {
+		uint64_t bits = wire_le64(v);
+		double x;
+
+		memcpy(&x, &bits, sizeof x);
+		return put_double(o, x, 17);
+	}
+	case PROTOBUF_C_TYPE_BOOL:
+		if (as_key)
+			return tt_buf_adds(o, wire_bool(v, len) ? "\"true\"" : "\"false\"");
+		return tt_buf_adds(o, wire_bool(v, len) ? "true" : "false");
+	case PROTOBUF_C_TYPE_STRING:
+		return tt_pbjson_string(o, (const char *)v, wire_strlen(v, len));
+	case PROTOBUF_C_TYPE_BYTES:
+		return tt_buf_addc(o, '"') && tt_pbjson_base64(o, v, len) && tt_buf_addc(o, '"');
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return wire_message(c, f->descriptor, v, len, depth + 1);
+	}
+	return false;
+}
+
+/* Writes a value that is not on the wire (a map entry's missing key or
+ * value): what put_value writes for unpack's zeroed field. */
+static bool
+put_absent(struct wctx *c, const ProtobufCFieldDescriptor *f, int depth, bool as_key)
+{
+	union {
+		uint64_t u;
+		double d;
+		void *p;
+		ProtobufCBinaryData b;
+	} zero;
+
+	memset(&zero, 0, sizeof zero);
+	return put_value(&c->e, f, &zero, depth, as_key);
+}
+
+/* Writes ,"name": (the comma unless first) of field wf. */
+static inline bool
+put_name(struct tt_buf *o, const struct wfield *wf, bool *first)
+{
+	if (!tt_buf_reserve(o, (size_t)wf->nlen + 4))
+		return false;
+	if (!*first)
+		o->data[o->len++] = ',';
+	memcpy(o->data + o->len, wf->jname, (size_t)wf->nlen + 3);
+	o->len += (size_t)wf->nlen + 3;
+	*first = false;
+	return true;
+}
+
+/* Writes the repeated field f from its occurrences w->ents[i..j) in the
+ * message at p; nothing when they hold no value (empty packed runs). */
+static bool
+wire_array(struct wctx *c, const ProtobufCFieldDescriptor *f, const struct wfield *wf, const uint8_t *p, size_t i,
+    size_t j, int depth, bool *first)
+{
+	struct tt_buf *o = c->e.out;
+	size_t mark = o->len, count = 0;
+	bool was_first = *first;
+	uint8_t one = wire_type_of(f->type);
+
+	if (!put_name(o, wf, first) || !tt_buf_addc(o, '['))
+		return false;
+	for (size_t k = i; k < j; k++) {
+		struct went e = c->w->ents[k]; /* a copy: nested messages move the stack */
+		const uint8_t *v = p + e.off;
+
+		if ((e.key & 7) == one) {
+			if ((count++ > 0 && !tt_buf_addc(o, ',')) || !put_wire_value(c, f, v, e.len, depth, false))
+				return false;
+			continue;
+		}
+		/* Packed: fixed-size values must fill it exactly, varints must
+		 * each end within 10 bytes, as protobuf-c checks. */
+		for (size_t at = 0, step; at < e.len; at += step) {
+			if (one == WT_VARINT) {
+				size_t max = e.len - at < 10 ? e.len - at : 10;
+
+				for (step = 0; step < max && (v[at + step] & 0x80) != 0; step++)
+					;
+				if (step++ == max)
+					return false;
+			} else {
+				step = one == WT_32BIT ? 4 : 8;
+				if (e.len % step != 0)
+					return false;
+			}
+			if ((count++ > 0 && !tt_buf_addc(o, ',')) || !put_wire_value(c, f, v + at, step, depth, false))
+				return false;
+		}
+	}
+	if (count == 0) {
+		o->len = mark;
+		*first = was_first;
+		return true;
+	}
+	return tt_buf_addc(o, ']');
+}
+
+/* A map key as unpack stores it, for the duplicate check. */
+struct wkey {
+	uint64_t u;
+	const uint8_t *s; /* string keys: s[0..u) */
+};
+
+static struct wkey
+wire_key(const ProtobufCFieldDescriptor *k, const uint8_t *p, const struct went *e)
+{
+	struct wkey r = { 0, (const uint8_t *)"" };
+	const uint8_t *v = p + e->off;
+
+	if (e->key == WENT_ABSENT)
+		return r;
+	switch (k->type) {
+	case PROTOBUF_C_TYPE_STRING:
+		r.s = v;
+		r.u = wire_strlen(v, e->len);
+		break;
+	case PROTOBUF_C_TYPE_BOOL:
+		r.u = wire_bool(v, e->len);
+		break;
+	case PROTOBUF_C_TYPE_SFIXED32:
+	case PROTOBUF_C_TYPE_FIXED32:
+		r.u = wire_le32(v);
+		break;
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		r.u = wire_le64(v);
+		break;
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_UINT64:
+		r.u = wire_varint(v, e->len);
+		break;
+	default: /* 32-bit varints: stored truncated */
+		r.u = (uint32_t)wire_varint(v, e->len);
+		break;
+	}
+	return r;
+}
+
+static bool
+same_wire_key(const ProtobufCFieldDescriptor *k, struct wkey a, struct wkey b)
+{
+	return a.u == b.u && (k->type != PROTOBUF_C_TYPE_STRING || memcmp(a.s, b.s, a.u) == 0);
+}
+
+/* Writes the map field f from its entries w->ents[i..j) in the message at
+ * p, as put_map does: an entry whose key comes again later is skipped
+ * (its value still checked, as unpack would have). */
+static bool
+wire_map(struct wctx *c, const ProtobufCFieldDescriptor *f, const struct wfield *wf, const uint8_t *p, size_t i,
+    size_t j, int depth, bool *first)
+{
+	struct tt_pbjson_wire *w = c->w;
+	const ProtobufCMessageDescriptor *ed = f->descriptor;
+	const ProtobufCFieldDescriptor *kf = &ed->fields[0], *vf = &ed->fields[1];
+	const struct wmsg *em = wire_fields(w, ed);
+	struct tt_buf *o = c->e.out;
+	size_t n = j - i, pairs = w->n;
+	bool firstkv = true;
+
+	if (em == NULL || em->f[0].kind != WF_SINGLE || em->f[1].kind != WF_SINGLE)
+		return false;
+	/* The key and value of each entry, as two stack entries with offsets
+	 * from p. */
+	for (size_t k = i; k < j; k++) {
+		struct went e = w->ents[k], kv[2] = { { WENT_ABSENT, 0, 0 }, { WENT_ABSENT, 0, 0 } };
+		size_t sub = w->n, nval = 0;
+		bool sorted;
+
+		if (!wire_scan(w, ed, em, p + e.off, e.len, &sorted))
+			return false;
+		for (size_t m = sub; m < w->n; m++) {
+			struct went x = w->ents[m];
+
+			nval += (x.key >> 3) == 1;
+			x.off += e.off;
+			kv[x.key >> 3] = x;
+		}
+		if (nval > 1 && vf->type == PROTOBUF_C_TYPE_MESSAGE)
+			return false; /* merged by protobuf-c */
+		w->n = sub;
+		if (!went_push(w, kv[0].key, kv[0].off, kv[0].len) || !went_push(w, kv[1].key, kv[1].off, kv[1].len))
+			return false;
+	}
+	if (!put_name(o, wf, first) || !tt_buf_addc(o, '{'))
+		return false;
+	for (size_t k = 0; k < n; k++) {
+		struct went ke = w->ents[pairs + 2 * k], ve = w->ents[pairs + 2 * k + 1];
+		bool later = false;
+
+		if (n <= TT_PBJSON_MAP_DEDUP) {
+			struct wkey key = wire_key(kf, p, &ke);
+
+			for (size_t m = k + 1; m < n && !later; m++)
+				later = same_wire_key(kf, key, wire_key(kf, p, &w->ents[pairs + 2 * m]));
+		}
+		if (later) {
+			size_t mark = o->len;
+
+			if (ve.key != WENT_ABSENT && vf->type == PROTOBUF_C_TYPE_MESSAGE) {
+				if (!wire_message(c, vf->descriptor, p + ve.off, ve.len, depth + 1))
+					return false;
+				o->len = mark;
+			}
+			continue;
+		}
+		if (!firstkv && !tt_buf_addc(o, ','))
+			return false;
+		firstkv = false;
+		if (!(ke.key == WENT_ABSENT ? put_absent(c, kf, depth, true)
+			: put_wire_value(c, kf, p + ke.off, ke.len, depth, true)) ||
+		    !tt_buf_addc(o, ':') ||
+		    !(ve.key == WENT_ABSENT ? put_absent(c, vf, depth, false)
+			: put_wire_value(c, vf, p + ve.off, ve.len, depth, false)))
+			return false;
+	}
+	w->n = pairs;
+	return tt_buf_addc(o, '}');
+}
+
+/* Writes the message p[0..n) of type d as one JSON object. */
+static bool
+wire_message(struct wctx *c, const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, int depth)
+{
+	struct tt_pbjson_wire *w = c->w;
+	struct tt_buf *o = c->e.out;
+	const struct wmsg *m;
+	const struct wfield *wf;
+	size_t base = w->n, end;
+	bool sorted, first = true;
+
+	if (depth > TT_PBJSON_MAX_DEPTH || (m = wire_fields(w, d)) == NULL)
+		return false;
+	wf = m->f;
+	if (!wire_scan(w, d, m, p, n, &sorted) || (!sorted && !wire_sort(w, d->n_fields, base)))
+		return false;
+	end = w->n;
+	if (!tt_buf_addc(o, '{'))
+		return false;
+	for (size_t i = base, j; i < end; i = j) {
+		unsigned idx = w->ents[i].key >> 3;
+		const ProtobufCFieldDescriptor *f = &d->fields[idx];
+
+		for (j = i + 1; j < end && w->ents[j].key >> 3 == idx; j++)
+			;
+		if (wf[idx].kind == WF_REPEATED) {
+			if (!wire_array(c, f, &wf[idx], p, i, j, depth, &first))
+				return false;
+		} else if (wf[idx].kind == WF_MAP) {
+			if (!wire_map(c, f, &wf[idx], p, i, j, depth, &first))
+				return false;
+		} else {
+			struct went e = w->ents[j - 1]; /* the last one wins */
+
+			if (f->type == PROTOBUF_C_TYPE_MESSAGE && j - i > 1)
+				return false; /* protobuf-c merges the two */
+			if (wire_is_default(f->type, p + e.off, e.len))
+				continue;
+			if (!put_name(o, &wf[idx], &first) ||
+			    !put_wire_value(c, f, p + e.off, e.len, depth, false))
+				return false;
+		}
+	}
+	w->n = base;
+	return tt_buf_addc(o, '}');
+}
+
+bool
+tt_pbjson_encode_wire(struct tt_pbjson_wire *w, struct tt_buf *out, const ProtobufCMessageDescriptor *d,
+    const void *data, size_t len)
+{
+	struct wctx c = { .e = { .out = out, .why = NULL }, .w = w };
+	size_t start = out->len;
+	bool failed = out->failed;
+
+	w->n = 0;
+	if (len <= INT32_MAX && wire_message(&c, d, data, len, 0))
+		return true;
+	out->len = start;
+	out->failed = failed;
+	w->n = 0;
+	return false;
+}
+
+bool
+tt_pbjson_wire_find(const void *data, size_t len, uint32_t id, struct tt_pbjson_wval *v)
+{
+	const uint8_t *p = data;
+	size_t pos = 0, voff, vlen;
+	uint32_t tag;
+	unsigned wt;
+	bool found = false;
+
+	while (pos < len) {
+		if (!wire_next(p, len, &pos, &tag, &wt, &voff, &vlen))
+			return false;
+		if (tag != id)
+			continue;
+		found = true;
+		v->wire_type = wt;
+		v->p = p + voff;
+		v->len = vlen;
+		v->u = wt == WT_VARINT ? wire_varint(p + voff, vlen) : 0;
+	}
+	return found;
 }

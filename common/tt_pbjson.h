@@ -34,6 +34,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <protobuf-c/protobuf-c.h>
 
@@ -62,5 +63,41 @@ bool tt_pbjson_string(struct tt_buf *out, const char *s, size_t n);
 
 /* Whether the repeated message field f is a proto3 map (see the .c). */
 bool tt_pbjson_is_map(const ProtobufCMessageDescriptor *parent, const ProtobufCFieldDescriptor *f);
+
+/* ---- straight from the wire ----
+ *
+ * The same JSON from a message's protobuf bytes, without unpacking it:
+ * byte for byte what protobuf_c_message_unpack + tt_pbjson_encode write,
+ * for every message it accepts. It gives up (false, out as it was) on
+ * anything it does not reproduce exactly - malformed bytes, a wire type
+ * that does not fit the field, a singular message sent twice, groups,
+ * oneofs, proto2 labels, nesting too deep, the output ceiling - and the
+ * caller then unpacks with protobuf-c, which keeps that path's exact
+ * behaviour and error messages for all of them.
+ */
+
+/* The walker's reusable memory: its scan stack and what it learnt of each
+ * descriptor. One per thread. NULL when out of memory. */
+struct tt_pbjson_wire *tt_pbjson_wire_new(void);
+void tt_pbjson_wire_free(struct tt_pbjson_wire *w);
+
+/* Appends the JSON of the message of type d in data[0..len) to out. False:
+ * gave up, out unchanged; decode with protobuf-c instead. */
+bool tt_pbjson_encode_wire(struct tt_pbjson_wire *w, struct tt_buf *out, const ProtobufCMessageDescriptor *d,
+    const void *data, size_t len);
+
+/* The last occurrence of a field at the top level of a message. */
+struct tt_pbjson_wval {
+	unsigned wire_type;
+	uint64_t u;        /* wire type 0: the varint, as protobuf-c reads a 64-bit field */
+	const uint8_t *p;  /* the value's bytes (a length-delimited one's payload) */
+	size_t len;
+};
+
+/* Finds the last occurrence of field number id in the message data[0..len)
+ * into *v; false when there is none or the bytes are malformed. Meant for
+ * bytes tt_pbjson_encode_wire accepted, where the last occurrence is the
+ * value unpack keeps. */
+bool tt_pbjson_wire_find(const void *data, size_t len, uint32_t id, struct tt_pbjson_wval *v);
 
 #endif

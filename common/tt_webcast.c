@@ -31,6 +31,11 @@ static struct method methods[256];
 static size_t nmethods;
 static pthread_once_t methods_once = PTHREAD_ONCE_INIT;
 
+/* The field numbers of CommonMessageData.createTime (int64) and
+ * WebcastControlMessage.action (int32), for reading them off the wire;
+ * 0 when the .proto no longer has them so (the walker is then not used). */
+static uint32_t create_time_id, action_id;
+
 static int
 method_cmp(const void *a, const void *b)
 {
@@ -61,6 +66,18 @@ build_methods(void)
 		nmethods++;
 	}
 	qsort(methods, nmethods, sizeof methods[0], method_cmp);
+	{
+		const ProtobufCFieldDescriptor *ct = protobuf_c_message_descriptor_get_field_by_name(
+		    &webcast__common_message_data__descriptor, "createTime");
+		const ProtobufCFieldDescriptor *ac = protobuf_c_message_descriptor_get_field_by_name(
+		    &webcast__webcast_control_message__descriptor, "action");
+
+		if (ct != NULL && ct->type == PROTOBUF_C_TYPE_INT64 && ct->label == PROTOBUF_C_LABEL_NONE &&
+		    ac != NULL && ac->type == PROTOBUF_C_TYPE_INT32 && ac->label == PROTOBUF_C_LABEL_NONE) {
+			create_time_id = ct->id;
+			action_id = ac->id;
+		}
+	}
 }
 
 static const ProtobufCMessageDescriptor *
@@ -89,6 +106,7 @@ struct tt_webcast {
 	bool z_ready;                /* inflateInit2 done */
 	struct tt_buf inflated;      /* the frame's payload, inflated */
 	struct tt_buf text;          /* the JSON and base64 of the frame's messages */
+	struct tt_pbjson_wire *wire; /* the wire walker's memory; NULL: always unpack */
 };
 
 static void *
@@ -118,6 +136,8 @@ tt_webcast_new(void)
 	w->alloc.allocator_data = &w->arena;
 	tt_buf_init(&w->inflated, TT_WC_MAX_INFLATED);
 	tt_buf_init(&w->text, TT_WC_MAX_TEXT);
+	if (create_time_id != 0)
+		w->wire = tt_pbjson_wire_new(); /* NULL: slower, not wrong */
 	return w;
 }
 
@@ -131,6 +151,7 @@ tt_webcast_free(struct tt_webcast *w)
 	tt_arena_free(&w->arena);
 	tt_buf_free(&w->inflated);
 	tt_buf_free(&w->text);
+	tt_pbjson_wire_free(w->wire);
 	free(w);
 }
 
@@ -351,6 +372,28 @@ decode_message(struct tt_webcast *w, const Webcast__BaseProtoMessage *b, struct 
 	d = find_method(m->method);
 	if (d == NULL) /* not ours: lossless RAW, not an error */
 		return put_b64(w, &b->payload, off, &m->b64_len);
+	/* The fast path: JSON straight from the wire bytes. It gives up on
+	 * anything it does not turn out exactly as the path below would
+	 * (malformed bytes among them), and that path then runs as it always
+	 * has, errors and all. */
+	start = w->text.len;
+	if (w->wire != NULL &&
+	    tt_pbjson_encode_wire(w->wire, &w->text, d, b->payload.data, b->payload.len)) {
+		struct tt_pbjson_wval common, v;
+
+		*off = start;
+		m->json_len = w->text.len - start;
+		/* Where the walker accepted the bytes, the last occurrence of a
+		 * field is the value unpack keeps, with the right wire type. */
+		if (tt_pbjson_wire_find(b->payload.data, b->payload.len, d->fields[0].id, &common) &&
+		    tt_pbjson_wire_find(common.p, common.len, create_time_id, &v))
+			m->create_time_ms = (int64_t)v.u;
+		if (d == &webcast__webcast_control_message__descriptor &&
+		    tt_pbjson_wire_find(b->payload.data, b->payload.len, action_id, &v))
+			m->control_action = (int32_t)(uint32_t)v.u;
+		m->json = ""; /* set to the text by the caller */
+		return true;
+	}
 	mark = tt_arena_mark(&w->arena);
 	msg = protobuf_c_message_unpack(d, &w->alloc, b->payload.len, b->payload.data);
 	if (msg == NULL) {

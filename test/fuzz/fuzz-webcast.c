@@ -3,14 +3,26 @@
  * (tt_webcast_decode_result). Whatever they are, nothing crashes or leaks,
  * and every message that comes out is usable as it stands: a method fit
  * for raw.v1's type, and either a JSON object that parses or base64
- * between quotes. */
+ * between quotes.
+ *
+ * And the wire walker against protobuf-c: the bytes as an event message
+ * (of the type their first byte picks, or of pbtest.Scalars, which has
+ * every field type), and every event message inside them when they are a
+ * fetch result or a push frame holding one: tt_pbjson_encode_wire writes
+ * exactly what protobuf_c_message_unpack + tt_pbjson_encode write, or
+ * gives up and leaves its output as it was. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pbtest.pb-c.h"
 #include "tt_json.h"
+#include "tt_pbjson.h"
 #include "tt_webcast.h"
+#include "webcast.pb-c.h"
+
+extern const ProtobufCMessageDescriptor *const tt_webcast_descs[];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -45,6 +57,88 @@ check_frame(const struct tt_wc_frame *f, struct tt_json_parser *p)
 	tt_arena_free(&a);
 }
 
+/* Aborts unless the walker wrote what unpack + encode write, or gave up. */
+static void
+wire_diff(struct tt_pbjson_wire *wire, const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n)
+{
+	static struct tt_buf a, b;
+	ProtobufCMessage *m;
+	char err[128];
+	bool old_ok = false;
+
+	if (a.max == 0) {
+		tt_buf_init(&a, 64u << 20);
+		tt_buf_init(&b, 64u << 20);
+	}
+	tt_buf_reset(&a);
+	tt_buf_reset(&b);
+	if ((m = protobuf_c_message_unpack(d, NULL, n, p)) != NULL) {
+		old_ok = tt_pbjson_encode(&a, m, err, sizeof err);
+		protobuf_c_message_free_unpacked(m, NULL);
+	}
+	tt_buf_addc(&b, '#');
+	if (!tt_pbjson_encode_wire(wire, &b, d, p, n)) {
+		if (b.len != 1 || b.failed)
+			abort(); /* gave up, but changed the output */
+		return;
+	}
+	if (!old_ok || a.len + 1 != b.len || memcmp(a.data, b.data + 1, a.len) != 0) {
+		fprintf(stderr, "walker and protobuf-c differ on %s:\n  protobuf-c: %.*s\n  walker:     %.*s\n",
+		    d->name, old_ok ? (int)a.len : 0, a.data, (int)b.len - 1, b.data + 1);
+		abort();
+	}
+}
+
+static const ProtobufCMessageDescriptor *
+event_desc(const char *method)
+{
+	for (size_t i = 0; method != NULL && tt_webcast_descs[i] != NULL; i++)
+		if (strcmp(tt_webcast_descs[i]->short_name, method) == 0)
+			return tt_webcast_descs[i];
+	return NULL;
+}
+
+/* Every event message of the fetch result p[0..n), if it is one. */
+static void
+wire_diff_result(struct tt_pbjson_wire *wire, const uint8_t *p, size_t n)
+{
+	Webcast__ProtoMessageFetchResult *r = webcast__proto_message_fetch_result__unpack(NULL, n, p);
+
+	for (size_t i = 0; r != NULL && i < r->n_messages; i++) {
+		const ProtobufCMessageDescriptor *d = event_desc(r->messages[i]->method);
+
+		if (d != NULL)
+			wire_diff(wire, d, r->messages[i]->payload.data, r->messages[i]->payload.len);
+	}
+	webcast__proto_message_fetch_result__free_unpacked(r, NULL);
+}
+
+static void
+check_wire(const uint8_t *data, size_t size)
+{
+	static struct tt_pbjson_wire *wire;
+	static size_t ndescs;
+	Webcast__WebcastPushFrame *pf;
+
+	if (wire == NULL) {
+		if ((wire = tt_pbjson_wire_new()) == NULL)
+			abort();
+		while (tt_webcast_descs[ndescs] != NULL)
+			ndescs++;
+	}
+	if (size >= 1) {
+		const ProtobufCMessageDescriptor *d =
+		    data[0] == 0xff ? &pbtest__scalars__descriptor : tt_webcast_descs[data[0] % ndescs];
+
+		wire_diff(wire, d, data + 1, size - 1);
+	}
+	wire_diff_result(wire, data, size);
+	if ((pf = webcast__webcast_push_frame__unpack(NULL, size, data)) != NULL) {
+		wire_diff_result(wire, pf->payload.data, pf->payload.len);
+		webcast__webcast_push_frame__free_unpacked(pf, NULL);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -63,5 +157,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_frame(&f, p);
 	if (tt_webcast_decode_result(w, data, size, &f, err, sizeof err) == TT_WC_OK)
 		check_frame(&f, p);
+	check_wire(data, size);
 	return 0;
 }

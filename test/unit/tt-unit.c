@@ -1556,6 +1556,400 @@ test_webcast(void)
 	tt_webcast_free(w);
 }
 
+/* ---- tt_pbjson_encode_wire: differential against unpack + encode ------- */
+
+extern const ProtobufCMessageDescriptor *const tt_webcast_descs[];
+
+enum wire_diff { WD_SAME, WD_GAVE_UP, WD_DIFFER };
+
+/* Encodes p[0..n) as d both ways: the walker must write exactly what
+ * protobuf_c_message_unpack + tt_pbjson_encode write, or give up. */
+static enum wire_diff
+wire_diff(struct tt_pbjson_wire *wire, const ProtobufCMessageDescriptor *d, const void *p, size_t n,
+    const char *name)
+{
+	struct tt_buf a, b;
+	ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, n, p);
+	char err[128];
+	bool old_ok = false, new_ok;
+	enum wire_diff r;
+
+	tt_buf_init(&a, 64u << 20);
+	tt_buf_init(&b, 64u << 20);
+	if (m != NULL)
+		old_ok = tt_pbjson_encode(&a, m, err, sizeof err);
+	tt_buf_addc(&b, 'x'); /* giving up must leave what was there */
+	new_ok = tt_pbjson_encode_wire(wire, &b, d, p, n);
+	if (!new_ok)
+		r = b.len == 1 && !b.failed ? WD_GAVE_UP : WD_DIFFER;
+	else
+		r = old_ok && a.len + 1 == b.len && memcmp(a.data, b.data + 1, a.len) == 0 ? WD_SAME : WD_DIFFER;
+	if (r == WD_DIFFER) {
+		diag("%s: walker %s, protobuf-c %s", name, new_ok ? "wrote" : "gave up but changed the buffer",
+		    old_ok ? "wrote" : "failed");
+		diag("  protobuf-c: %.*s", old_ok ? (int)(a.len > 600 ? 600 : a.len) : 0, a.data);
+		diag("  walker:     %.*s", (int)(b.len > 601 ? 600 : b.len - 1), b.data + 1);
+	}
+	protobuf_c_message_free_unpacked(m, NULL);
+	tt_buf_free(&a);
+	tt_buf_free(&b);
+	return r;
+}
+
+/* The walker's JSON of p[0..n) as d into out (NUL-terminated), or "". */
+static const char *
+wire_json(struct tt_pbjson_wire *wire, const ProtobufCMessageDescriptor *d, const void *p, size_t n,
+    char *out, size_t cap)
+{
+	struct tt_buf b;
+
+	tt_buf_init(&b, 1u << 20);
+	out[0] = '\0';
+	if (tt_pbjson_encode_wire(wire, &b, d, p, n) && b.len < cap) {
+		memcpy(out, b.data, b.len);
+		out[b.len] = '\0';
+	}
+	tt_buf_free(&b);
+	return out;
+}
+
+/* Hand-written wire bytes. */
+struct wb {
+	uint8_t p[1024];
+	size_t n;
+};
+
+static void
+wb_varint(struct wb *b, uint64_t v)
+{
+	do {
+		b->p[b->n++] = (uint8_t)(v & 0x7f) | (v >= 0x80 ? 0x80 : 0);
+		v >>= 7;
+	} while (v != 0);
+}
+
+static void
+wb_tag(struct wb *b, uint32_t field, unsigned wt)
+{
+	wb_varint(b, (uint64_t)field << 3 | wt);
+}
+
+static void
+wb_uint(struct wb *b, uint32_t field, uint64_t v)
+{
+	wb_tag(b, field, 0);
+	wb_varint(b, v);
+}
+
+static void
+wb_lp(struct wb *b, uint32_t field, const void *p, size_t n)
+{
+	wb_tag(b, field, 2);
+	wb_varint(b, n);
+	memcpy(b->p + b->n, p, n);
+	b->n += n;
+}
+
+static void
+wb_fixed(struct wb *b, uint32_t field, uint64_t v, unsigned size)
+{
+	wb_tag(b, field, size == 4 ? 5 : 1);
+	for (unsigned i = 0; i < size; i++)
+		b->p[b->n++] = (uint8_t)(v >> (8 * i));
+}
+
+/* Every message of a gen-recording recording, both ways. */
+static void
+test_pbwire_recording(struct tt_pbjson_wire *wire)
+{
+	char path[] = "/tmp/tt-unit-rec-XXXXXX", exe[4096], cmd[8400];
+	ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	int fd = mkstemp(path);
+	struct tt_frames_reader r;
+	struct tt_frames_record rec;
+	size_t checked = 0, same = 0;
+	bool ok = true;
+
+	if (!check(fd >= 0 && el > 0, "wire: a temporary file"))
+		return;
+	close(fd);
+	exe[el] = '\0';
+	*strrchr(exe, '/') = '\0';
+	snprintf(cmd, sizeof cmd, "'%s/gen-recording' --messages 3000 --seed 7 '%s' >/dev/null 2>&1", exe, path);
+	if (!check(system(cmd) == 0 && tt_frames_open(&r, path) == TT_FRAMES_OK, "wire: gen-recording wrote a recording"))
+		goto out;
+	while (tt_frames_next(&r, &rec) == TT_FRAMES_OK) {
+		Webcast__WebcastPushFrame *pf = NULL;
+		Webcast__ProtoMessageFetchResult *res;
+		const uint8_t *pl = rec.payload;
+		size_t plen = rec.len;
+		uint8_t *inflated = NULL;
+
+		if (rec.kind == 'B') {
+			if ((pf = webcast__webcast_push_frame__unpack(NULL, rec.len, rec.payload)) == NULL)
+				continue;
+			pl = pf->payload.data;
+			plen = pf->payload.len;
+			if (plen >= 2 && pl[0] == 0x1f && pl[1] == 0x8b) {
+				z_stream z;
+				size_t cap = 64u << 20;
+
+				memset(&z, 0, sizeof z);
+				inflated = malloc(cap);
+				inflateInit2(&z, 16 + MAX_WBITS);
+				z.next_in = (Bytef *)(uintptr_t)pl;
+				z.avail_in = (uInt)plen;
+				z.next_out = inflated;
+				z.avail_out = (uInt)cap;
+				inflate(&z, Z_FINISH);
+				plen = z.total_out;
+				pl = inflated;
+				inflateEnd(&z);
+			}
+		} else if (rec.kind != 'F') {
+			continue;
+		}
+		if ((res = webcast__proto_message_fetch_result__unpack(NULL, plen, pl)) != NULL) {
+			for (size_t i = 0; i < res->n_messages; i++) {
+				const Webcast__BaseProtoMessage *bm = res->messages[i];
+				const ProtobufCMessageDescriptor *d = NULL;
+
+				for (size_t k = 0; tt_webcast_descs[k] != NULL && d == NULL; k++)
+					if (strcmp(tt_webcast_descs[k]->short_name, bm->method) == 0)
+						d = tt_webcast_descs[k];
+				if (d == NULL)
+					continue;
+				checked++;
+				switch (wire_diff(wire, d, bm->payload.data, bm->payload.len, bm->method)) {
+				case WD_SAME: same++; break;
+				case WD_GAVE_UP: diag("wire: gave up on a %s from the recording", bm->method); break;
+				case WD_DIFFER: ok = false; break;
+				}
+			}
+			webcast__proto_message_fetch_result__free_unpacked(res, NULL);
+		}
+		free(inflated);
+		webcast__webcast_push_frame__free_unpacked(pf, NULL);
+	}
+	tt_frames_close_reader(&r);
+	check(ok && checked >= 2500 && same == checked,
+	    "wire: %zu of %zu recorded messages, JSON byte for byte as unpack + encode", same, checked);
+out:
+	unlink(path);
+}
+
+static void
+test_pbwire(void)
+{
+	const ProtobufCMessageDescriptor *sd = &pbtest__scalars__descriptor;
+	struct tt_pbjson_wire *wire = tt_pbjson_wire_new();
+	const char *root = getenv("TTLC_ROOT");
+	char path[4096], json[8192];
+	struct wb b, in, e;
+	FILE *fp;
+
+	if (!check(wire != NULL, "wire: a walker"))
+		return;
+	test_pbwire_recording(wire);
+
+	/* The captured like payload. */
+	snprintf(path, sizeof path, "%s/test/fixtures/webcast_like_message_payload.bin", root != NULL ? root : ".");
+	if ((fp = fopen(path, "rb")) != NULL) {
+		static uint8_t like[8192];
+		size_t n = fread(like, 1, sizeof like, fp);
+
+		fclose(fp);
+		check(wire_diff(wire, &webcast__webcast_like_message__descriptor, like, n, "like") == WD_SAME,
+		    "wire: the captured like payload, as unpack + encode");
+	} else {
+		check(false, "wire: the captured like payload is readable (%s)", path);
+	}
+
+	/* Every scalar type, with awkward values. */
+	memset(&b, 0, sizeof b);
+	wb_uint(&b, 1, (uint64_t)(int64_t)-5);          /* int32 -5: a 10-byte varint */
+	wb_uint(&b, 2, (uint64_t)INT64_MIN);
+	wb_uint(&b, 3, 0x1ffffffffull);                 /* uint32: truncated to 32 bits */
+	wb_uint(&b, 4, UINT64_MAX);
+	wb_uint(&b, 5, 3);                              /* sint32 zigzag: -2 */
+	wb_uint(&b, 6, UINT64_MAX);                     /* sint64 zigzag: INT64_MIN */
+	wb_fixed(&b, 7, 0xfffffffe, 4);
+	wb_fixed(&b, 8, UINT64_MAX, 8);
+	wb_fixed(&b, 9, 0x80000000, 4);
+	wb_fixed(&b, 10, 0x8000000000000000ull, 8);
+	wb_uint(&b, 11, 2);                             /* bool from a 2 */
+	wb_fixed(&b, 12, 0x3fc00000, 4);                /* 1.5f */
+	wb_fixed(&b, 13, 0x7ff8000000000000ull, 8);     /* NaN */
+	wb_lp(&b, 14, "a\"b\\\n\xff\xc3\xa9z\0hidden", 16); /* escapes, bad UTF-8, a NUL */
+	wb_lp(&b, 15, "\x00\x01\x02\xfe", 4);
+	wb_uint(&b, 16, (uint64_t)(int64_t)-1);         /* enum -1 */
+	check(wire_diff(wire, sd, b.p, b.n, "scalars") == WD_SAME, "wire: every scalar type, as unpack + encode");
+	wire_json(wire, sd, b.p, b.n, json, sizeof json);
+	check(strstr(json, "\"i32\":-5,") != NULL && strstr(json, "\"u32\":4294967295") != NULL &&
+	    strstr(json, "\"s32\":-2") != NULL && strstr(json, "\"db\":\"NaN\"") != NULL &&
+	    strstr(json, "\"str\":\"a\\\"b\\\\\\n\xef\xbf\xbd\xc3\xa9z\"") != NULL,
+	    "wire: int32 from 10 bytes, uint32 truncated, zigzag, NaN, a string cut at its NUL (%s)", json);
+
+	/* Defaults sent on the wire are left out, -0.0 is not a default. */
+	memset(&b, 0, sizeof b);
+	wb_uint(&b, 1, 0);
+	wb_uint(&b, 2, 0);
+	wb_uint(&b, 11, 0);
+	wb_fixed(&b, 12, 0, 4);
+	wb_fixed(&b, 13, 0x8000000000000000ull, 8);     /* -0.0 */
+	wb_lp(&b, 14, "", 0);
+	wb_lp(&b, 14, "\0x", 2);                        /* "" to protobuf-c */
+	wb_lp(&b, 15, "", 0);
+	wb_uint(&b, 16, 0);
+	wb_uint(&b, 11, (uint64_t)1 << 63 << 0);        /* bool: bit 63 set -> true */
+	check(wire_diff(wire, sd, b.p, b.n, "defaults") == WD_SAME, "wire: defaults on the wire, as unpack + encode");
+	wire_json(wire, sd, b.p, b.n, json, sizeof json);
+	check(strcmp(json, "{\"flag\":true,\"db\":-0}") == 0, "wire: defaults left out, -0 kept (%s)", json);
+
+	/* Repeated fields interleaved, packed and not, an empty packed run;
+	 * the last of a repeated scalar wins; unknown fields of every wire
+	 * type skipped. */
+	memset(&b, 0, sizeof b);
+	memset(&in, 0, sizeof in);
+	wb_uint(&b, 18, 1);
+	wb_lp(&b, 19, "a", 1);
+	wb_uint(&b, 99, 7);
+	wb_uint(&b, 1, 4);
+	wb_varint(&in, 2);
+	wb_varint(&in, 300);
+	wb_lp(&b, 18, in.p, in.n);                      /* packed 2, 300 */
+	wb_lp(&b, 19, "b", 1);
+	wb_fixed(&b, 100, 1, 4);
+	wb_uint(&b, 18, 3);
+	wb_lp(&b, 18, "", 0);                           /* an empty packed run */
+	wb_fixed(&b, 101, 1, 8);
+	wb_lp(&b, 102, "junk", 4);
+	wb_uint(&b, 1, 9);                              /* last wins */
+	wb_uint(&b, 536870911, 1);                      /* the highest field number */
+	check(wire_diff(wire, sd, b.p, b.n, "interleaved") == WD_SAME, "wire: interleaved repeated fields, as unpack + encode");
+	wire_json(wire, sd, b.p, b.n, json, sizeof json);
+	check(strcmp(json, "{\"i32\":9,\"ids\":[\"1\",\"2\",\"300\",\"3\"],\"tags\":[\"a\",\"b\"]}") == 0,
+	    "wire: ... grouped in field order, the last scalar wins (%s)", json);
+	memset(&b, 0, sizeof b);
+	wb_lp(&b, 18, "", 0);
+	check(wire_diff(wire, sd, b.p, b.n, "empty packed") == WD_SAME, "wire: only an empty packed run: no field");
+
+	/* Messages, repeated messages, nested; a map-shaped list. */
+	memset(&b, 0, sizeof b);
+	memset(&in, 0, sizeof in);
+	wb_lp(&in, 1, "n", 1);
+	wb_uint(&in, 2, 7);
+	wb_lp(&b, 20, in.p, in.n);
+	wb_lp(&b, 17, "", 0);                           /* present and empty: {} */
+	wb_lp(&b, 20, "", 0);
+	wb_lp(&b, 26, b.p, b.n);                        /* a child holding all that */
+	memset(&e, 0, sizeof e);
+	wb_lp(&e, 1, "k", 1);
+	wb_lp(&e, 2, "v", 1);
+	wb_lp(&b, 27, e.p, e.n);
+	wb_lp(&b, 27, e.p, e.n);
+	check(wire_diff(wire, sd, b.p, b.n, "messages") == WD_SAME, "wire: nested and repeated messages, as unpack + encode");
+
+	/* Maps: a key sent twice (the last wins: "k", and "" for the entry
+	 * with no key, then the empty entry), missing keys and values, bool
+	 * and int64 keys, a message value left out. */
+	memset(&b, 0, sizeof b);
+	memset(&e, 0, sizeof e);
+	wb_lp(&e, 1, "k", 1);
+	wb_lp(&e, 2, "one", 3);
+	wb_lp(&b, 21, e.p, e.n);
+	memset(&e, 0, sizeof e);
+	wb_lp(&e, 2, "nokey", 5);
+	wb_lp(&b, 21, e.p, e.n);
+	memset(&e, 0, sizeof e);
+	wb_lp(&e, 1, "k", 1);
+	wb_lp(&e, 2, "two", 3);
+	wb_uint(&e, 9, 1);                              /* unknown, in an entry */
+	wb_lp(&b, 21, e.p, e.n);
+	memset(&e, 0, sizeof e);
+	wb_lp(&e, 2, "x", 1);
+	wb_lp(&e, 1, "novalue", 7);                     /* value before key */
+	wb_lp(&e, 1, "v2", 2);                          /* the key twice */
+	wb_lp(&b, 21, e.p, e.n);
+	wb_lp(&b, 21, "", 0);                           /* an empty entry: "":"" */
+	memset(&e, 0, sizeof e);
+	wb_uint(&e, 1, (uint64_t)(int64_t)-7);
+	wb_lp(&b, 22, e.p, e.n);                        /* no value: {} */
+	memset(&e, 0, sizeof e);
+	memset(&in, 0, sizeof in);
+	wb_uint(&in, 2, 5);
+	wb_uint(&e, 1, 8);
+	wb_lp(&e, 2, in.p, in.n);
+	wb_lp(&b, 22, e.p, e.n);
+	memset(&e, 0, sizeof e);
+	wb_uint(&e, 1, 1);
+	wb_uint(&e, 2, 3);
+	wb_lp(&b, 23, e.p, e.n);
+	wb_lp(&b, 23, "", 0);                           /* false: 0 */
+	check(wire_diff(wire, sd, b.p, b.n, "maps") == WD_SAME, "wire: maps with missing keys, values and repeats, as unpack + encode");
+	wire_json(wire, sd, b.p, b.n, json, sizeof json);
+	check(strstr(json, "\"labels\":{\"k\":\"two\",\"v2\":\"x\",\"\":\"\"}") != NULL &&
+	    strstr(json, "\"byId\":{\"-7\":{},\"8\":{\"n\":5}}") != NULL && strstr(json, "\"flags\":{\"true\":3,\"false\":0}") != NULL,
+	    "wire: ... as objects (%s)", json);
+
+	/* Where protobuf-c does something else: the walker gives up. */
+	memset(&b, 0, sizeof b);
+	wb_lp(&b, 17, "\x08\x01", 2);
+	wb_lp(&b, 17, "\x10\x02", 2);                   /* merged by protobuf-c */
+	check(wire_diff(wire, sd, b.p, b.n, "message twice") == WD_GAVE_UP, "wire: a singular message sent twice: gives up");
+	memset(&b, 0, sizeof b);
+	wb_uint(&b, 24, 0);                             /* a oneof member */
+	check(wire_diff(wire, sd, b.p, b.n, "oneof") == WD_GAVE_UP, "wire: a oneof: gives up");
+	memset(&b, 0, sizeof b);
+	wb_fixed(&b, 11, 1, 4);                         /* bool as fixed32: protobuf-c takes it */
+	check(wire_diff(wire, sd, b.p, b.n, "bool fixed32") == WD_GAVE_UP, "wire: a bool as fixed32: gives up");
+	memset(&b, 0, sizeof b);
+	for (int i = 0; i < 40; i++) {                  /* deeper than TT_PBJSON_MAX_DEPTH */
+		memcpy(in.p, b.p, b.n);
+		in.n = b.n;
+		b.n = 0;
+		wb_lp(&b, 26, in.p, in.n);
+	}
+	check(wire_diff(wire, sd, b.p, b.n, "deep") == WD_GAVE_UP, "wire: nesting past the depth limit: gives up");
+
+	/* Malformed input: the walker gives up, and so does protobuf-c. */
+	{
+		static const struct {
+			const char *name;
+			const char *p;
+			size_t n;
+		} bad[] = {
+			{ "a truncated varint", "\x08\x80", 2 },
+			{ "an 11-byte varint", "\x08\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x00", 12 },
+			{ "a length past the end", "\x72\x05" "ab", 4 },
+			{ "a cut length prefix", "\x72\x80", 2 },
+			{ "a cut fixed64", "\x41\x01\x02\x03", 4 },
+			{ "a cut fixed32", "\x3d\x01\x02", 3 },
+			{ "a wire type for another type", "\x0a\x01\x01", 3 },
+			{ "a string as a varint", "\x70\x01", 2 },
+			{ "a group", "\x9b\x06\x9c\x06", 4 },
+			{ "an end group", "\x9c\x06", 2 },
+			{ "wire type 6", "\x0e\x01", 2 },
+			{ "tag 0", "\x00\x01", 2 },
+			{ "a cut tag", "\x80", 1 },
+			{ "a 6-byte tag", "\x88\x80\x80\x80\x80\x00\x01", 7 },
+			{ "packed fixed32 of 3 bytes", "\x3a\x03\x01\x02\x03", 5 },
+			{ "packed int64 cut short", "\x92\x01\x02\x01\x80", 5 },
+			{ "a bad nested message", "\x8a\x01\x02\x08\x80", 5 },
+			{ "a bad map entry", "\xaa\x01\x02\x0a\x05", 5 },
+		};
+
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+			ProtobufCMessage *m = protobuf_c_message_unpack(sd, NULL, bad[i].n, (const uint8_t *)bad[i].p);
+
+			check(wire_diff(wire, sd, bad[i].p, bad[i].n, bad[i].name) == WD_GAVE_UP && m == NULL,
+			    "wire: %s: protobuf-c fails, the walker gives up", bad[i].name);
+			protobuf_c_message_free_unpacked(m, NULL);
+		}
+	}
+	tt_pbjson_wire_free(wire);
+}
+
 /* ---- tt_frames ---------------------------------------------------------- */
 
 static void
@@ -1658,6 +2052,7 @@ main(void)
 	test_redis_half_reply();
 	test_pbjson();
 	test_webcast();
+	test_pbwire();
 	test_frames();
 	printf("1..%u\n", tests_run);
 	if (tests_failed > 0)
