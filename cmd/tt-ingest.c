@@ -479,7 +479,7 @@ targets_add_file(struct targets *t, const char *path)
 		char *p = line, *end;
 
 		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(f)) {
+		if (strchr(line, '\n') == NULL && !feof(f) && (ungetc(getc(f), f) != EOF)) {
 			struct tt_logrec r;
 
 			if (tt_log_begin(&r, TT_LOG_ERROR, "targets file line longer than 510 bytes")) {
@@ -514,16 +514,17 @@ targets_add_file(struct targets *t, const char *path)
 /* A URL from the environment, without a trailing slash (tests point these
  * at the fakes). */
 static const char *
-base_url(const char *env, const char *def, char *buf, size_t size)
+base_url(const char *env, const char *def, bool ws, char *buf, size_t size)
 {
 	const char *v = tt_env(env);
 	size_t n;
 
 	if (v == NULL)
 		v = def;
-	if (strlen(v) >= size || (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0 &&
-	    strncmp(v, "ws://", 5) != 0 && strncmp(v, "wss://", 6) != 0)) {
-		tt_log_msg(TT_LOG_ERROR, "not an http(s):// or ws(s):// URL of at most 511 bytes", "variable", env);
+	if (strlen(v) >= size || (ws ? strncmp(v, "ws://", 5) != 0 && strncmp(v, "wss://", 6) != 0
+	    : strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)) {
+		tt_log_msg(TT_LOG_ERROR, ws ? "not a ws:// or wss:// URL of at most 511 bytes"
+		    : "not an http:// or https:// URL (lowercase) of at most 511 bytes", "variable", env);
 		exit(TT_EXIT_CONFIG);
 	}
 	snprintf(buf, size, "%s", v);
@@ -573,11 +574,15 @@ run_live(struct tt_live_opts *lo, struct targets *t)
 		return TT_EXIT_CONFIG;
 	}
 	lo->max_attempts = (unsigned)max;
-	lo->web_url = base_url("TIKTOK_WEB_URL", "https://www.tiktok.com", web, sizeof web);
-	lo->webcast_url = base_url("TIKTOK_WEBCAST_URL", "https://webcast.tiktok.com", webcast, sizeof webcast);
+	lo->web_url = base_url("TIKTOK_WEB_URL", "https://www.tiktok.com", false, web, sizeof web);
+	lo->webcast_url = base_url("TIKTOK_WEBCAST_URL", "https://webcast.tiktok.com", false, webcast, sizeof webcast);
 	lo->session_hosts = tt_env("TTLC_SESSION_HOSTS");
-	lo->sign_url = base_url("SIGN_API_URL", "https://api.eulerstream.com", sign, sizeof sign);
-	lo->euler_url = base_url("EULER_WS_URL", "wss://ws.eulerstream.com", euler, sizeof euler);
+	if (lo->session_hosts != NULL && strlen(lo->session_hosts) > 1000) {
+		tt_log_msg(TT_LOG_ERROR, "TTLC_SESSION_HOSTS is longer than 1000 bytes", NULL, NULL);
+		return TT_EXIT_CONFIG;
+	}
+	lo->sign_url = base_url("SIGN_API_URL", "https://api.eulerstream.com", false, sign, sizeof sign);
+	lo->euler_url = base_url("EULER_WS_URL", "wss://ws.eulerstream.com", true, euler, sizeof euler);
 	lo->ca_file = tt_env("TTLC_CA_FILE");
 	lo->user_agent = DEFAULT_UA;
 	lo->heartbeat_ms = 10000;

@@ -185,7 +185,8 @@ tt_http_start(struct tt_http *h, const struct tt_http_get *g, tt_http_done_fn *d
 	curl_easy_setopt(r->easy, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (g->follow_redirects) {
-		/* An https request is never redirected to plain http. */
+		/* An https request is never redirected to plain http (the
+		 * base URLs are checked to be lowercase http:// or https://). */
 		curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 1L);
 		curl_easy_setopt(r->easy, CURLOPT_MAXREDIRS, 5L);
 		curl_easy_setopt(r->easy, CURLOPT_REDIR_PROTOCOLS_STR,

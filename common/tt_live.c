@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,6 +45,7 @@
 #define SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
 #define STABLE_MS 30000              /* a connection this old resets the back-off */
 #define MAX_WS_PATH 2000             /* lws sends at most 2048 bytes of request line */
+#define MAX_CURSOR 256               /* longer cursors are not sent back (the URL has room) */
 
 enum room_state {
 	ROOM_WAIT,       /* until due_ms, then next_step */
@@ -92,7 +94,7 @@ struct room {
 	uint64_t hb_seq;
 	int64_t next_hb_ms, last_rx_ms;
 	int64_t open_since_ms;     /* when the WebSocket opened */
-	char cursor[1024];         /* the last fetch result's, for the next sign */
+	char cursor[MAX_CURSOR + 1]; /* the last fetch result's, for the next sign */
 	uint64_t enter_id;
 	int peer_code;             /* close code the server sent */
 	char peer_reason[124];
@@ -427,7 +429,7 @@ handle_frame(struct room *r, const struct tt_wc_frame *f)
 		return; /* hb, im_enter_room_resp, ack: nothing to pass on */
 	if (f->need_ack)
 		send_ack(r, f->log_id, f->internal_ext, f->internal_ext_len);
-	if (f->cursor[0] != '\0' && strlen(f->cursor) < sizeof r->cursor)
+	if (f->cursor[0] != '\0' && strlen(f->cursor) <= MAX_CURSOR)
 		memcpy(r->cursor, f->cursor, strlen(f->cursor) + 1);
 	check_out(r->live, tt_wc_emit_frame(&r->ing, f, &c, &end));
 	after_emit(r, &c, end);
@@ -906,6 +908,8 @@ room_from(struct room *r, const struct tt_json *user, const struct tt_json *live
 	if (id == NULL || id->kind != TT_JSON_STRING || id->len == 0 || id->len >= sizeof r->room_id ||
 	    id->str[strspn(id->str, "0123456789")] != '\0')
 		return false;
+	if (strcmp(r->room_id, id->str) != 0)
+		r->cursor[0] = '\0'; /* another room: the old cursor means nothing there */
 	memcpy(r->room_id, id->str, id->len + 1);
 	return true;
 }
@@ -1029,9 +1033,18 @@ on_api(void *ctx, const struct tt_http_result *res)
 		return;
 	}
 	if (!room_from(r, tt_json_path(v, "data.user"), tt_json_path(v, "data.liveRoom"), &status)) {
-		/* The user exists but has no room: not live. */
-		room_error(r, "offline", 0, "the creator has no live room");
-		room_offline(r, TT_EXIT_UNAVAILABLE, "offline");
+		const struct tt_json *user = tt_json_path(v, "data.user"), *id = tt_json_get(user, "roomId");
+
+		if (user != NULL && user->kind == TT_JSON_OBJECT &&
+		    (id == NULL || (id->kind == TT_JSON_STRING && id->len == 0))) {
+			/* The user exists but has no room: not live. */
+			room_error(r, "offline", 0, "the creator has no live room");
+			room_offline(r, TT_EXIT_UNAVAILABLE, "offline");
+			return;
+		}
+		snprintf(detail, sizeof detail, "%s; api-live answer has no usable data.user.roomId", r->page_failure);
+		room_error(r, "protocol", 0, detail);
+		room_retry(r, STEP_RESOLVE, 0);
 		return;
 	}
 	resolved(r, status);
@@ -1091,14 +1104,17 @@ on_alive(void *ctx, const struct tt_http_result *res)
 	if (res->error == NULL && res->status == 200 &&
 	    tt_json_parse(l->parser, &l->arena, res->body, res->body_len, &v, err, sizeof err) == TT_JSON_OK &&
 	    (alive = tt_json_get(tt_json_at(tt_json_get(v, "data"), 0), "alive")) != NULL &&
-	    alive->kind == TT_JSON_FALSE) {
+	    (alive->kind == TT_JSON_FALSE || alive->kind == TT_JSON_TRUE)) {
+		if (alive->kind == TT_JSON_TRUE) {
+			start_sign(r);
+			return;
+		}
 		room_error(r, "offline", 0, "the room is not live");
 		room_offline(r, TT_EXIT_UNAVAILABLE, "offline");
 		return;
 	}
-	if (res->error != NULL || res->status != 200)
-		log_room(TT_LOG_WARN, r, "live check failed; signing anyway", "error",
-		    res->error != NULL ? res->error : "HTTP status not 200");
+	log_room(TT_LOG_WARN, r, "live check failed or unreadable; signing anyway", "error",
+	    res->error != NULL ? res->error : res->status != 200 ? "HTTP status not 200" : "no data[0].alive");
 	start_sign(r);
 }
 
@@ -1222,34 +1238,36 @@ build_ws_url(struct room *r, const struct tt_wc_frame *f)
 	return url;
 }
 
-/* Whether host (of a ws:// or wss:// URL) may receive the session
- * cookies: a TikTok host, or one named in TTLC_SESSION_HOSTS. The push
- * server comes from a third party's sign server, which must not be able
- * to collect the session by naming a host of its own. */
+/* Whether the push server at url may receive the session cookies: over
+ * wss, to tiktok.com or one of its subdomains; or to a host named in
+ * TTLC_SESSION_HOSTS (any scheme: the tests). The host is the one
+ * libwebsockets will connect to (its own parser), not a reading of the
+ * text that a crafted URL could make differ. The push server comes from a
+ * third party's sign server, which must not be able to collect the session
+ * by naming a host of its own. */
 static bool
 session_host_ok(const struct tt_live_opts *o, const char *url)
 {
-	const char *h = strstr(url, "://");
+	char copy[MAX_WS_PATH + 512], list[1024], *save = NULL;
+	const char *proto, *addr, *path;
 	size_t n;
-	char host[256], list[1024], *save = NULL;
+	int port;
 
-	if (h == NULL)
+	if (strlen(url) >= sizeof copy)
 		return false;
-	h += 3;
-	n = strcspn(h, ":/?#");
-	if (n == 0 || n >= sizeof host)
+	snprintf(copy, sizeof copy, "%s", url);
+	if (lws_parse_uri(copy, &proto, &addr, &port, &path) != 0)
 		return false;
-	memcpy(host, h, n);
-	host[n] = '\0';
-	if (strcmp(host, "tiktok.com") == 0 || (n > 11 && strcmp(host + n - 11, ".tiktok.com") == 0))
-		return true;
-	if (o->session_hosts == NULL)
+	n = strlen(addr);
+	if (o->session_hosts != NULL && strlen(o->session_hosts) < sizeof list) {
+		snprintf(list, sizeof list, "%s", o->session_hosts);
+		for (char *t = strtok_r(list, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save))
+			if (strcasecmp(t, addr) == 0)
+				return true;
+	}
+	if (strcmp(proto, "wss") != 0 || n == 0 || addr[strspn(addr, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-")] != '\0')
 		return false;
-	snprintf(list, sizeof list, "%s", o->session_hosts);
-	for (char *t = strtok_r(list, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save))
-		if (strcmp(t, host) == 0)
-			return true;
-	return false;
+	return strcasecmp(addr, "tiktok.com") == 0 || (n > 11 && strcasecmp(addr + n - 11, ".tiktok.com") == 0);
 }
 
 /* The WebSocket's Cookie header: the sign server's cookies, the target
@@ -1339,10 +1357,15 @@ on_sign(void *ctx, const struct tt_http_result *res)
 		room_retry(r, STEP_SIGN, 0);
 		return;
 	}
+	if (strlen(f.cursor) <= MAX_CURSOR)
+		memcpy(r->cursor, f.cursor, strlen(f.cursor) + 1);
 	if (res->header[H_ROOM] != NULL && res->header[H_ROOM][0] != '\0' &&
 	    strlen(res->header[H_ROOM]) < sizeof r->room_id &&
-	    res->header[H_ROOM][strspn(res->header[H_ROOM], "0123456789")] == '\0')
+	    res->header[H_ROOM][strspn(res->header[H_ROOM], "0123456789")] == '\0' &&
+	    strcmp(res->header[H_ROOM], r->room_id) != 0) {
 		snprintf(r->room_id, sizeof r->room_id, "%s", res->header[H_ROOM]);
+		r->cursor[0] = '\0';
+	}
 	if (!make_cookie(r, res->header[H_COOKIE], f.push_server)) {
 		room_error(r, "sign_error", 0, "sign server cookies too long");
 		room_retry(r, STEP_SIGN, 0);
@@ -1547,6 +1570,7 @@ live_free(struct live *l)
 {
 	/* Sockets still open call back into their rooms while they close:
 	 * the context goes first, the rooms after. */
+	l->stopping = true; /* a socket closed by the teardown is a stop */
 	if (l->ctx != NULL)
 		lws_context_destroy(l->ctx);
 	l->ctx = NULL;
@@ -1648,6 +1672,11 @@ tt_live_run(const struct tt_live_opts *o, struct tt_out *out)
 		if (lws_service(l.ctx, 0) < 0)
 			break;
 	}
+	/* Sockets left (lws_service failed) close here, as stopped, before
+	 * the status is taken. */
+	l.stopping = true;
+	lws_context_destroy(l.ctx);
+	l.ctx = NULL;
 	check_out(&l, tt_out_flush(out));
 	rc = run_status(&l);
 	log_exit(&l, rc);

@@ -424,6 +424,74 @@ EOF
 	jq -e -s 'map(select(.data.category == "sign_error")) | length == 2 and all(.data.detail | test("too long"))' out.ndjson
 }
 
+@test "live: a 4000-byte cookie reaches the push server whole (the handshake buffer is bounded right)" {
+	cookie="ttwid=$(head -c 3990 /dev/zero | tr '\0' k)"
+	scenario s.json '[{"steps":[{"waitFor":"enter"},{"control":3}]}]' "[{\"status\":200,\"cookie\":\"$cookie\"}]"
+	fake_tiktok_start s.json
+	live --unique-id alice
+	expect_status 0
+	fake_tiktok_log >log.json
+	jq -e --arg c "$cookie" '.connections[0].cookie | startswith($c + ";")' log.json
+}
+
+@test "live: api-live refusals: 429 is rate_limited, 5xx network, both retried" {
+	cat >s.json <<EOF
+{"users":{"ratey":{"page":"captcha","api":429,"roomId":"1","status":2},"down":{"page":"captcha","api":503,"roomId":"2","status":2}},
+ "sign":[{"status":200}],"connections":[{"steps":[]}]}
+EOF
+	fake_tiktok_start s.json
+	RECONNECT_MAX_ATTEMPTS=1 live --unique-id ratey
+	expect_status 69
+	[ "$(jq -r 'select(.type == "ControlEvent.ERROR") | .data.category + ":" + ((.data.code // 0)|tostring)' out.ndjson | tr '\n' ' ')" = "rate_limited:429 rate_limited:429 network:0 " ]
+	RECONNECT_MAX_ATTEMPTS=1 live --unique-id down
+	expect_status 69
+	[ "$(jq -r 'select(.type == "ControlEvent.ERROR") | .data.category + ":" + ((.data.code // 0)|tostring)' out.ndjson | tr '\n' ' ')" = "network:503 network:503 network:0 " ]
+	fake_tiktok_log >log.json
+	jq -e '.sign | length == 0' log.json
+}
+
+@test "live: the last cursor goes back to the sign server on a reconnect" {
+	scenario s.json '[{"steps":[{"waitFor":"enter"},{"frame":{"cursor":"c-77","messages":[{"method":"WebcastChatMessage","data":{"user":{"id":"1"},"content":"x"}}]}},{"drop":true}]},
+	  {"steps":[{"waitFor":"enter"},{"control":3}]}]'
+	fake_tiktok_start s.json
+	live --unique-id alice
+	expect_status 0
+	fake_tiktok_log >log.json
+	jq -e '[.sign[].query.cursor] == ["", "c-77"]' log.json
+}
+
+@test "live: a push URL past 2000 bytes is a protocol error, not a cut request" {
+	long=$(head -c 2100 /dev/zero | tr '\0' p)
+	scenario s.json '[{"steps":[]}]' "[{\"status\":200,\"pushServer\":\"ws://127.0.0.1:1/$long\"}]"
+	fake_tiktok_start s.json
+	RECONNECT_MAX_ATTEMPTS=1 live --unique-id alice
+	expect_status 69
+	jq -e -s 'map(select(.data.category == "protocol")) | length == 2 and all(.data.detail | test("2000 bytes"))' out.ndjson
+}
+
+@test "live: a failed live check of a room id does not stop the connect" {
+	scenario s.json '[{"steps":[{"waitFor":"enter"},{"control":3}]}]'
+	fake_tiktok_start s.json
+	status=0
+	TIKTOK_WEB_URL=$FAKE_TT_URL TIKTOK_WEBCAST_URL=http://127.0.0.1:$(free_port) SIGN_API_URL=$FAKE_TT_URL \
+	    timeout 60 tt-ingest --provider direct --time-scale 0.01 --room-id "$ROOM" >out.ndjson 2>err.log || status=$?
+	expect_status 0
+	grep -q 'live check failed or unreadable; signing anyway' err.log
+	[ "$(tail -n 1 out.ndjson | jq -r .data.reason)" = stream_end ]
+}
+
+@test "live: session cookies never go to a push host that only looks like TikTok's" {
+	for host in '[127.0.0.1].tiktok.com' 'tiktok.com.127.0.0.1.nip.io' '127.0.0.1:1'; do
+		scenario s.json '[{"steps":[]}]' "[{\"status\":200,\"pushServer\":\"wss://$host/ws\"}]"
+		fake_tiktok_start s.json
+		SESSION_ID=$SECRET_SESSION RECONNECT_MAX_ATTEMPTS=1 live --unique-id alice
+		fake_tiktok_stop
+		expect_status 69
+		grep -q 'not a TikTok host' err.log || fail "$host: no refusal"
+		no_secrets
+	done
+}
+
 @test "live: 50 rooms in one process, each with its own session" {
 	users=$(for i in $(seq 0 49); do printf '"u%d":{"roomId":"73110000000000%05d","status":2},' "$i" "$i"; done)
 	# Frames 300 ms apart: the silence timeout (600 ms scaled) is raised so a

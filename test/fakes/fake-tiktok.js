@@ -130,6 +130,13 @@ function apiLive(req, res, u) {
 		sendHtml(res, 403, '<html><body><h1>403 Forbidden</h1></body></html>');
 		return;
 	}
+	if (st.api != null && Number(st.api) >= 400) {
+		// Another refusal by status: 429 (with retry-after 1), 5xx.
+		entry.http = Number(st.api);
+		F.sendJson(res, entry.http, { statusCode: entry.http, message: 'fake refusal' },
+			entry.http === 429 ? { 'retry-after': '1' } : {});
+		return;
+	}
 	entry.http = 200;
 	if (!st.found) {
 		F.sendJson(res, 200, { statusCode: 10221, message: 'user_not_found' });
@@ -238,7 +245,8 @@ function sign(req, res, u, roomId) {
 		lastSign.set(roomId, { userAgent, ttwid: null });
 	} else {
 		headers['X-Set-TT-Cookie'] = want.cookie || `ttwid=fake${n}; tt_csrf_token=tok${n}`;
-		lastSign.set(roomId, { userAgent, ttwid: `fake${n}` });
+		const given = want.cookie ? /(?:^|;\s*)ttwid=([^;]*)/.exec(want.cookie) : null;
+		lastSign.set(roomId, { userAgent, ttwid: given ? given[1] : `fake${n}` });
 	}
 	res.writeHead(200, headers);
 	res.end(body);
