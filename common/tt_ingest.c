@@ -71,26 +71,49 @@ tt_ingest_emit(struct tt_ingest *s, const char *type, const struct tt_json *data
 	return tt_out_line(s->out, text, len);
 }
 
+/* Bytes put_str copies as they are: all but control characters, '"' and
+ * '\\' (bytes >= 0x80 included: the strings are passed through). */
+static const unsigned char plain_byte[256] = {
+	[0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x30] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x40] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x50] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+	[0x60] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x70] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x80] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x90] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xa0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xb0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xc0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xd0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xe0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xf0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 /* Appends s as a JSON string at w (room for 6 bytes per input byte plus
  * 2); returns the end. The strings here are ids, types and times: ASCII
  * in practice, but escaped all the same. */
 static char *
 put_str(char *w, const char *str)
 {
+	const unsigned char *p = (const unsigned char *)str;
+
 	*w++ = '"';
-	for (const unsigned char *p = (const unsigned char *)str; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\') {
+	for (;; p++) {
+		if (plain_byte[*p]) {
+			*w++ = (char)*p;
+		} else if (*p == '\0') {
+			break;
+		} else if (*p == '"' || *p == '\\') {
 			*w++ = '\\';
 			*w++ = (char)*p;
-		} else if (*p < 0x20) {
+		} else {
 			*w++ = '\\';
 			*w++ = 'u';
 			*w++ = '0';
 			*w++ = '0';
 			*w++ = "0123456789abcdef"[*p >> 4];
 			*w++ = "0123456789abcdef"[*p & 15];
-		} else {
-			*w++ = (char)*p;
 		}
 	}
 	*w++ = '"';

@@ -45,30 +45,46 @@ u64_digits(uint64_t v, char *end)
 	return end;
 }
 
+/* The most put_u64 and put_i64 write: '"', '-', 20 digits, '"'. */
+#define NUM_MAX 24
+
+/* Appends the number text p[0..n) (p within buf[0..2 * NUM_MAX), at most
+ * NUM_MAX before its end) with one fixed-size copy, which the compiler
+ * turns into a few moves where a call to memcpy cost more than the digits. */
+static inline bool
+put_num(struct tt_buf *o, const char *p, size_t n)
+{
+	if (!tt_buf_reserve(o, NUM_MAX))
+		return false;
+	memcpy(o->data + o->len, p, NUM_MAX);
+	o->len += n;
+	return true;
+}
+
 static bool
 put_u64(struct tt_buf *o, uint64_t v, bool quoted)
 {
-	char buf[24], *p = u64_digits(v, buf + sizeof buf - 1);
+	char buf[2 * NUM_MAX], *end = buf + NUM_MAX, *p = u64_digits(v, end - 1);
 
-	buf[sizeof buf - 1] = '"';
+	end[-1] = '"';
 	if (quoted)
 		*--p = '"';
-	return tt_buf_add(o, p, (size_t)(buf + sizeof buf - p) - (quoted ? 0 : 1));
+	return put_num(o, p, (size_t)(end - p) - (quoted ? 0 : 1));
 }
 
 static bool
 put_i64(struct tt_buf *o, int64_t v, bool quoted)
 {
-	char buf[24], *p;
+	char buf[2 * NUM_MAX], *end = buf + NUM_MAX, *p;
 	uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
 
-	p = u64_digits(mag, buf + sizeof buf - 1);
-	buf[sizeof buf - 1] = '"';
+	p = u64_digits(mag, end - 1);
+	end[-1] = '"';
 	if (v < 0)
 		*--p = '-';
 	if (quoted)
 		*--p = '"';
-	return tt_buf_add(o, p, (size_t)(buf + sizeof buf - p) - (quoted ? 0 : 1));
+	return put_num(o, p, (size_t)(end - p) - (quoted ? 0 : 1));
 }
 
 static bool
@@ -195,13 +211,25 @@ plain_run(const unsigned char *s, size_t n)
 		if (plain8(v) != 0)
 			break;
 	}
+	/* The last 1..7 bytes of a string of 8 or more: the eight that end
+	 * it, overlapping what was looked at, in one test. */
+	if (i < n && n - i < 8 && n >= 8) {
+		uint64_t v;
+
+		memcpy(&v, s + n - 8, 8);
+		if (plain8(v) == 0)
+			return n;
+	}
 	while (i < n && s[i] < 0x80 && !needs_escape[s[i]])
 		i++;
 	return i;
 }
 
-bool
-tt_pbjson_string(struct tt_buf *out, const char *str, size_t n)
+/* tt_pbjson_string; with stop_at_nul, s[0..n) ends at its first NUL
+ * byte, as protobuf-c's strings do when read with strlen (no valid UTF-8
+ * sequence holds a NUL, so where the text stops changes nothing before). */
+static inline __attribute__((always_inline)) bool
+json_string(struct tt_buf *out, const char *str, size_t n, bool stop_at_nul)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0;
@@ -221,6 +249,8 @@ tt_pbjson_string(struct tt_buf *out, const char *str, size_t n)
 		if (i == n)
 			break;
 		c = s[i];
+		if (c == 0 && stop_at_nul)
+			break;
 		if (c < 0x80) {
 			char esc[7] = { '\\', 0 };
 			size_t elen = 2;
@@ -253,6 +283,12 @@ tt_pbjson_string(struct tt_buf *out, const char *str, size_t n)
 		}
 	}
 	return tt_buf_addc(out, '"');
+}
+
+bool
+tt_pbjson_string(struct tt_buf *out, const char *str, size_t n)
+{
+	return json_string(out, str, n, false);
 }
 
 /* ---- fields ------------------------------------------------------------- */
@@ -642,6 +678,7 @@ struct wdesc {
 	struct wmsg *m; /* NULL: the whole message is left to protobuf-c */
 };
 
+#define JNAME_PAD 32              /* see put_name */
 #define WDESC_SLOTS 1024        /* descriptors the walker knows; a power of two */
 #define WENT_MAX (1u << 22)     /* field occurrences in scope at once (48 MiB) */
 
@@ -731,8 +768,9 @@ wire_fields(struct tt_pbjson_wire *w, const ProtobufCMessageDescriptor *d)
 		return NULL; /* keep the table sparse; never reached with our .proto */
 	for (unsigned i = 0; i < d->n_fields; i++)
 		names += strlen(d->fields[i].name) + 3;
-	/* One block: the fields, then their "name": strings. */
-	if ((m = calloc(1, sizeof *m + d->n_fields * sizeof *wf + names + 1)) == NULL)
+	/* One block: the fields, then their "name": strings, then JNAME_PAD
+	 * bytes so put_name may copy that many from any of them. */
+	if ((m = calloc(1, sizeof *m + d->n_fields * sizeof *wf + names + JNAME_PAD)) == NULL)
 		return NULL;
 	memset(m->byid, 0xff, sizeof m->byid);
 	wf = m->f;
@@ -988,6 +1026,9 @@ wire_varint(const uint8_t *v, size_t len)
 {
 	uint64_t r = 0;
 
+	if (len == 1) /* most of them: a small number, a length, a bool */
+		return v[0] & 0x7f;
+
 	for (size_t i = 0; i < len; i++)
 		r |= (uint64_t)(v[i] & 0x7f) << (7 * i);
 	return r;
@@ -1129,7 +1170,7 @@ put_wire_value(struct wctx *c, const ProtobufCFieldDescriptor *f, const uint8_t 
 			return tt_buf_adds(o, wire_bool(v, len) ? "\"true\"" : "\"false\"");
 		return tt_buf_adds(o, wire_bool(v, len) ? "true" : "false");
 	case PROTOBUF_C_TYPE_STRING:
-		return tt_pbjson_string(o, (const char *)v, wire_strlen(v, len));
+		return json_string(o, (const char *)v, len, true); /* up to a NUL, as wire_strlen */
 	case PROTOBUF_C_TYPE_BYTES:
 		return tt_buf_addc(o, '"') && tt_pbjson_base64(o, v, len) && tt_buf_addc(o, '"');
 	case PROTOBUF_C_TYPE_MESSAGE:
@@ -1158,11 +1199,16 @@ put_absent(struct wctx *c, const ProtobufCFieldDescriptor *f, int depth, bool as
 static inline bool
 put_name(struct tt_buf *o, const struct wfield *wf, bool *first)
 {
-	if (!tt_buf_reserve(o, (size_t)wf->nlen + 4))
+	if (!tt_buf_reserve(o, (size_t)wf->nlen + 4 + JNAME_PAD))
 		return false;
 	if (!*first)
 		o->data[o->len++] = ',';
-	memcpy(o->data + o->len, wf->jname, (size_t)wf->nlen + 3);
+	/* A fixed-size copy for the usual short name (the names are padded
+	 * for it): a few moves instead of a call. */
+	if (wf->nlen + 3 <= JNAME_PAD)
+		memcpy(o->data + o->len, wf->jname, JNAME_PAD);
+	else
+		memcpy(o->data + o->len, wf->jname, (size_t)wf->nlen + 3);
 	o->len += (size_t)wf->nlen + 3;
 	*first = false;
 	return true;
@@ -1402,6 +1448,22 @@ tt_pbjson_encode_wire(struct tt_pbjson_wire *w, struct tt_buf *out, const Protob
 	out->failed = failed;
 	w->n = 0;
 	return false;
+}
+
+bool
+tt_pbjson_wire_next(const void *data, size_t len, size_t *pos, uint32_t *id, struct tt_pbjson_wval *v)
+{
+	const uint8_t *p = data;
+	size_t voff, vlen;
+	unsigned wt;
+
+	if (*pos >= len || !wire_next(p, len, pos, id, &wt, &voff, &vlen))
+		return false;
+	v->wire_type = wt;
+	v->p = p + voff;
+	v->len = vlen;
+	v->u = wt == WT_VARINT ? wire_varint(p + voff, vlen) : 0;
+	return true;
 }
 
 bool

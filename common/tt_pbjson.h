@@ -100,4 +100,9 @@ struct tt_pbjson_wval {
  * value unpack keeps. */
 bool tt_pbjson_wire_find(const void *data, size_t len, uint32_t id, struct tt_pbjson_wval *v);
 
+/* Reads the field at data[*pos..len) into *id and *v and moves *pos past
+ * it, with protobuf-c's limits on tags, varints and lengths; false on
+ * anything protobuf-c would reject there (the caller then unpacks). */
+bool tt_pbjson_wire_next(const void *data, size_t len, size_t *pos, uint32_t *id, struct tt_pbjson_wval *v);
+
 #endif

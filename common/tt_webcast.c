@@ -80,21 +80,38 @@ build_methods(void)
 	}
 }
 
-static const ProtobufCMessageDescriptor *
-find_method(const char *name)
+/* A method name to look up: name[0..len), no NUL among them. */
+struct method_key {
+	const char *name;
+	size_t len;
+};
+
+static int
+method_key_cmp(const void *k, const void *e)
 {
-	struct method key = { .name = name, .desc = NULL };
-	const struct method *m;
+	const struct method_key *key = k;
+	const char *name = ((const struct method *)e)->name;
+	int r = strncmp(key->name, name, key->len);
+
+	if (r != 0)
+		return r;
+	return name[key->len] == '\0' ? 0 : -1; /* the key is a prefix: it sorts first */
+}
+
+/* The method named name[0..len) (no NUL among the bytes), or NULL. */
+static const struct method *
+find_method_n(const char *name, size_t len)
+{
+	struct method_key key = { .name = name, .len = len };
 
 	pthread_once(&methods_once, build_methods);
-	m = bsearch(&key, methods, nmethods, sizeof methods[0], method_cmp);
-	return m != NULL ? m->desc : NULL;
+	return bsearch(&key, methods, nmethods, sizeof methods[0], method_key_cmp);
 }
 
 bool
 tt_webcast_known_method(const char *method)
 {
-	return find_method(method) != NULL;
+	return find_method_n(method, strlen(method)) != NULL;
 }
 
 /* ---- decoder ------------------------------------------------------------ */
@@ -318,24 +335,45 @@ gunzip(struct tt_webcast *w, const uint8_t *p, size_t len, char *err, size_t err
 	return TT_WC_OK;
 }
 
+/* A character of a raw.v1 type: A-Z a-z 0-9 _ . */
+static bool
+method_char(unsigned char ch)
+{
+	unsigned char lc = ch | 0x20;
+
+	return (lc >= 'a' && lc <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.';
+}
+
 /* A method name fit for raw.v1's type: 1..128 of A-Z a-z 0-9 _ . */
 static bool
-valid_method(const char *s)
+valid_method(const char *s, size_t n)
 {
-	size_t n = strlen(s);
-
-	return n >= 1 && n <= 128 &&
-	    s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.")] == '\0';
+	if (n < 1 || n > 128)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!method_char((unsigned char)s[i]))
+			return false;
+	return true;
 }
+
+/* One BaseProtoMessage, from protobuf-c or straight from the wire. */
+struct base_msg {
+	const char *method;      /* method[0..method_len), no NUL among them */
+	size_t method_len;
+	const uint8_t *payload;
+	size_t payload_len;
+	uint64_t msg_id;
+	bool is_history;
+};
 
 /* Appends payload as a quoted base64 string to w->text; records where the
  * base64 starts. */
 static bool
-put_b64(struct tt_webcast *w, const ProtobufCBinaryData *payload, size_t *off, size_t *len)
+put_b64(struct tt_webcast *w, const uint8_t *payload, size_t plen, size_t *off, size_t *len)
 {
 	size_t start = w->text.len;
 
-	if (!tt_buf_addc(&w->text, '"') || !tt_pbjson_base64(&w->text, payload->data, payload->len) ||
+	if (!tt_buf_addc(&w->text, '"') || !tt_pbjson_base64(&w->text, payload, plen) ||
 	    !tt_buf_addc(&w->text, '"'))
 		return false;
 	*off = start + 1;
@@ -346,61 +384,65 @@ put_b64(struct tt_webcast *w, const ProtobufCBinaryData *payload, size_t *off, s
 /* Decodes message b into m; json/b64 offsets into w->text go to *off.
  * False only when the text ceiling is reached. */
 static bool
-decode_message(struct tt_webcast *w, const Webcast__BaseProtoMessage *b, struct tt_wc_message *m,
-    size_t *off)
+decode_message(struct tt_webcast *w, const struct base_msg *b, struct tt_wc_message *m, size_t *off)
 {
 	const ProtobufCMessageDescriptor *d;
+	const struct method *known;
 	struct tt_arena_mark mark;
 	ProtobufCMessage *msg;
 	char why[128];
 	size_t start;
 
 	memset(m, 0, sizeof *m);
-	m->method = nonnull(b->method);
-	m->is_history = b->ishistory;
-	m->msg_id = (uint64_t)b->msgid;
-	if (!valid_method(m->method)) {
+	m->is_history = b->is_history;
+	m->msg_id = b->msg_id;
+	if (!valid_method(b->method, b->method_len)) {
 		char e[96];
 
-		snprintf(e, sizeof e, "invalid method name (%zu bytes)", strlen(m->method));
+		snprintf(e, sizeof e, "invalid method name (%zu bytes)", b->method_len);
 		m->method = "Unknown";
 		m->error = tt_arena_strdup(&w->arena, e, strlen(e));
 		if (m->error == NULL)
 			m->error = "invalid method name";
-		return put_b64(w, &b->payload, off, &m->b64_len);
+		return put_b64(w, b->payload, b->payload_len, off, &m->b64_len);
 	}
-	d = find_method(m->method);
-	if (d == NULL) /* not ours: lossless RAW, not an error */
-		return put_b64(w, &b->payload, off, &m->b64_len);
+	known = find_method_n(b->method, b->method_len);
+	if (known == NULL) { /* not ours: lossless RAW, not an error */
+		m->method = tt_arena_strdup(&w->arena, b->method, b->method_len);
+		if (m->method == NULL)
+			return false;
+		return put_b64(w, b->payload, b->payload_len, off, &m->b64_len);
+	}
+	m->method = known->name;
+	d = known->desc;
 	/* The fast path: JSON straight from the wire bytes. It gives up on
 	 * anything it does not turn out exactly as the path below would
 	 * (malformed bytes among them), and that path then runs as it always
 	 * has, errors and all. */
 	start = w->text.len;
-	if (w->wire != NULL &&
-	    tt_pbjson_encode_wire(w->wire, &w->text, d, b->payload.data, b->payload.len)) {
+	if (w->wire != NULL && tt_pbjson_encode_wire(w->wire, &w->text, d, b->payload, b->payload_len)) {
 		struct tt_pbjson_wval common, v;
 
 		*off = start;
 		m->json_len = w->text.len - start;
 		/* Where the walker accepted the bytes, the last occurrence of a
 		 * field is the value unpack keeps, with the right wire type. */
-		if (tt_pbjson_wire_find(b->payload.data, b->payload.len, d->fields[0].id, &common) &&
+		if (tt_pbjson_wire_find(b->payload, b->payload_len, d->fields[0].id, &common) &&
 		    tt_pbjson_wire_find(common.p, common.len, create_time_id, &v))
 			m->create_time_ms = (int64_t)v.u;
 		if (d == &webcast__webcast_control_message__descriptor &&
-		    tt_pbjson_wire_find(b->payload.data, b->payload.len, action_id, &v))
+		    tt_pbjson_wire_find(b->payload, b->payload_len, action_id, &v))
 			m->control_action = (int32_t)(uint32_t)v.u;
 		m->json = ""; /* set to the text by the caller */
 		return true;
 	}
 	mark = tt_arena_mark(&w->arena);
-	msg = protobuf_c_message_unpack(d, &w->alloc, b->payload.len, b->payload.data);
+	msg = protobuf_c_message_unpack(d, &w->alloc, b->payload_len, b->payload);
 	if (msg == NULL) {
 		if (w->arena.failed)
 			snprintf(why, sizeof why, "needs more than %u bytes of memory", ARENA_MAX);
 		else
-			snprintf(why, sizeof why, "not a valid protobuf message (%zu bytes)", b->payload.len);
+			snprintf(why, sizeof why, "not a valid protobuf message (%zu bytes)", b->payload_len);
 	} else {
 		start = w->text.len;
 		if (tt_pbjson_encode(&w->text, msg, why, sizeof why)) {
@@ -431,7 +473,223 @@ decode_message(struct tt_webcast *w, const Webcast__BaseProtoMessage *b, struct 
 		if (m->error == NULL)
 			m->error = "cannot decode the message";
 	}
-	return put_b64(w, &b->payload, off, &m->b64_len);
+	return put_b64(w, b->payload, b->payload_len, off, &m->b64_len);
+}
+
+/* Decodes the n messages of a fetch result (base[i] each) into f.
+ * TT_WC_OK, or TT_WC_TOO_LARGE with err set. */
+static enum tt_wc_status
+decode_messages(struct tt_webcast *w, struct tt_wc_message *msgs, size_t *offs, const struct base_msg *base,
+    size_t n, struct tt_wc_frame *f, char *err, size_t errsz)
+{
+	tt_buf_reset(&w->text);
+	for (size_t i = 0; i < n; i++) {
+		if (!decode_message(w, &base[i], &msgs[i], &offs[i])) {
+			snprintf(err, errsz, "the frame's messages take more than %u bytes as text", TT_WC_MAX_TEXT);
+			return TT_WC_TOO_LARGE;
+		}
+	}
+	/* w->text may have moved while growing: pointers only now. */
+	for (size_t i = 0; i < n; i++) {
+		if (msgs[i].json != NULL)
+			msgs[i].json = w->text.data + offs[i];
+		else
+			msgs[i].b64 = w->text.data + offs[i];
+	}
+	f->messages = msgs;
+	f->nmessages = n;
+	return TT_WC_OK;
+}
+
+/* ---- straight from the wire ----
+ * The push frame and the fetch result are read off their bytes, with no
+ * copy of the payloads; anything odd (a wire type that does not fit, a
+ * string that is not plain ASCII, malformed bytes, memory) and they are
+ * unpacked by protobuf-c instead, which keeps its exact behaviour. */
+
+/* A string field the fast path takes: length-delimited, ASCII, no NUL
+ * (protobuf-c checks UTF-8, and the strings are used NUL-terminated). */
+static bool
+wire_str(const struct tt_pbjson_wval *v)
+{
+	if (v->wire_type != 2)
+		return false;
+	for (size_t i = 0; i < v->len; i++)
+		if (v->p[i] == 0 || v->p[i] >= 0x80)
+			return false;
+	return true;
+}
+
+/* protobuf-c's bool: any value bit in any byte of the varint. */
+static bool
+wire_bool(const struct tt_pbjson_wval *v)
+{
+	for (size_t i = 0; i < v->len; i++)
+		if (v->p[i] & 0x7f)
+			return true;
+	return false;
+}
+
+/* A two-string entry (PushHeader, a map<string, string> entry) at
+ * v->p[0..v->len): the last key and value, "" when absent. */
+static bool
+wire_pair(const struct tt_pbjson_wval *v, struct tt_pbjson_wval *key, struct tt_pbjson_wval *value)
+{
+	struct tt_pbjson_wval x;
+	size_t pos = 0;
+	uint32_t id;
+
+	if (v->wire_type != 2)
+		return false;
+	key->p = value->p = (const uint8_t *)"";
+	key->len = value->len = 0;
+	while (pos < v->len) {
+		if (!tt_pbjson_wire_next(v->p, v->len, &pos, &id, &x))
+			return false;
+		if (id == 1 || id == 2) {
+			if (!wire_str(&x))
+				return false;
+			*(id == 1 ? key : value) = x;
+		}
+	}
+	return true;
+}
+
+/* One BaseProtoMessage at v into *b; false: leave it to protobuf-c. */
+static bool
+wire_base(const struct tt_pbjson_wval *v, struct base_msg *b)
+{
+	struct tt_pbjson_wval x;
+	size_t pos = 0;
+	uint32_t id;
+
+	if (v->wire_type != 2)
+		return false;
+	memset(b, 0, sizeof *b);
+	b->method = "";
+	while (pos < v->len) {
+		if (!tt_pbjson_wire_next(v->p, v->len, &pos, &id, &x))
+			return false;
+		switch (id) {
+		case 1: /* method */
+			if (!wire_str(&x))
+				return false;
+			b->method = (const char *)x.p;
+			b->method_len = x.len;
+			break;
+		case 2: /* payload */
+			if (x.wire_type != 2)
+				return false;
+			b->payload = x.p;
+			b->payload_len = x.len;
+			break;
+		case 3: case 4: case 5: case 6: case 7: /* msgId msgType offset isHistory sampleFlag */
+			if (x.wire_type != 0)
+				return false;
+			if (id == 3)
+				b->msg_id = x.u;
+			else if (id == 6)
+				b->is_history = wire_bool(&x);
+			break;
+		default: /* unknown: skipped, as unpack keeps it aside */
+			break;
+		}
+	}
+	return true;
+}
+
+/* The fetch result at p[0..len) straight from the wire. -1: leave it to
+ * protobuf-c (nothing of f or w->text touched but the arena, which the
+ * caller resets to mark); else the status. */
+static int
+wire_result(struct tt_webcast *w, const uint8_t *p, size_t len, struct tt_wc_frame *f, char *err, size_t errsz)
+{
+	struct tt_pbjson_wval v, k, val, cursor = { 0 }, ext = { 0 }, push = { 0 };
+	size_t pos = 0, nmsg = 0, nroute = 0, im = 0, ir = 0;
+	struct base_msg *base;
+	struct tt_wc_message *msgs;
+	size_t *offs;
+	uint32_t id;
+	bool need_ack = false, is_first = false;
+	int64_t heartbeat = 0;
+
+	/* First pass: check every field, count the repeated ones. */
+	while (pos < len) {
+		if (!tt_pbjson_wire_next(p, len, &pos, &id, &v))
+			return -1;
+		switch (id) {
+		case 1: nmsg++; /* FALLTHROUGH */
+		case 7: nroute += id == 7;
+			if (v.wire_type != 2)
+				return -1;
+			break;
+		case 2: case 5: case 10: case 12: /* cursor internalExt pushServer historyCommentCursor */
+			if (!wire_str(&v))
+				return -1;
+			break;
+		case 3: case 4: case 6: case 8: case 9: case 11: case 13:
+			if (v.wire_type != 0)
+				return -1;
+			break;
+		default:
+			break;
+		}
+	}
+	base = nmsg > 0 ? tt_arena_alloc(&w->arena, nmsg * sizeof *base) : NULL;
+	msgs = nmsg > 0 ? tt_arena_alloc(&w->arena, nmsg * sizeof *msgs) : NULL;
+	offs = nmsg > 0 ? tt_arena_alloc(&w->arena, nmsg * sizeof *offs) : NULL;
+	if (nroute > 0) {
+		f->route_keys = tt_arena_alloc(&w->arena, nroute * sizeof *f->route_keys);
+		f->route_values = tt_arena_alloc(&w->arena, nroute * sizeof *f->route_values);
+	}
+	if ((nmsg > 0 && (base == NULL || msgs == NULL || offs == NULL)) ||
+	    (nroute > 0 && (f->route_keys == NULL || f->route_values == NULL)))
+		goto fall_back;
+	/* Second pass: the values; the last of a singular field wins. */
+	for (pos = 0; pos < len;) {
+		if (!tt_pbjson_wire_next(p, len, &pos, &id, &v))
+			goto fall_back;
+		switch (id) {
+		case 1:
+			if (!wire_base(&v, &base[im++]))
+				goto fall_back;
+			break;
+		case 7:
+			if (!wire_pair(&v, &k, &val))
+				goto fall_back;
+			f->route_keys[ir] = tt_arena_strdup(&w->arena, (const char *)k.p, k.len);
+			f->route_values[ir] = tt_arena_strdup(&w->arena, (const char *)val.p, val.len);
+			if (f->route_keys[ir] == NULL || f->route_values[ir] == NULL)
+				goto fall_back;
+			ir++;
+			break;
+		case 2: cursor = v; break;
+		case 5: ext = v; break;
+		case 10: push = v; break;
+		case 8: heartbeat = (int64_t)v.u; break;
+		case 9: need_ack = wire_bool(&v); break;
+		case 11: is_first = wire_bool(&v); break;
+		default: break;
+		}
+	}
+	f->cursor = tt_arena_strdup(&w->arena, cursor.len > 0 ? (const char *)cursor.p : "", cursor.len);
+	f->internal_ext = tt_arena_strdup(&w->arena, ext.len > 0 ? (const char *)ext.p : "", ext.len);
+	f->push_server = tt_arena_strdup(&w->arena, push.len > 0 ? (const char *)push.p : "", push.len);
+	if (f->cursor == NULL || f->internal_ext == NULL || f->push_server == NULL)
+		goto fall_back;
+	f->has_result = true;
+	f->need_ack = need_ack;
+	f->internal_ext_len = ext.len;
+	f->heartbeat_ms = heartbeat;
+	f->is_first = is_first;
+	f->nroute = nroute;
+	if (nmsg == 0)
+		return TT_WC_OK;
+	return decode_messages(w, msgs, offs, base, nmsg, f, err, errsz);
+fall_back:
+	f->route_keys = f->route_values = NULL;
+	f->cursor = f->internal_ext = f->push_server = "";
+	return -1;
 }
 
 /* Decodes the fetch result in p[0..len) into f's result fields and
@@ -442,8 +700,15 @@ decode_result(struct tt_webcast *w, const uint8_t *p, size_t len, struct tt_wc_f
 {
 	Webcast__ProtoMessageFetchResult *r;
 	struct tt_wc_message *msgs;
+	struct base_msg *base;
 	size_t *offs;
+	struct tt_arena_mark mark = tt_arena_mark(&w->arena);
+	int st = wire_result(w, p, len, f, err, errsz);
 
+	if (st >= 0)
+		return (enum tt_wc_status)st;
+	tt_arena_release(&w->arena, mark);
+	w->arena.failed = false;
 	r = webcast__proto_message_fetch_result__unpack(&w->alloc, len, p);
 	if (r == NULL) {
 		if (w->arena.failed) {
@@ -478,27 +743,22 @@ decode_result(struct tt_webcast *w, const uint8_t *p, size_t len, struct tt_wc_f
 		return TT_WC_OK;
 	msgs = tt_arena_alloc(&w->arena, r->n_messages * sizeof *msgs);
 	offs = tt_arena_alloc(&w->arena, r->n_messages * sizeof *offs);
-	if (msgs == NULL || offs == NULL) {
+	base = tt_arena_alloc(&w->arena, r->n_messages * sizeof *base);
+	if (msgs == NULL || offs == NULL || base == NULL) {
 		snprintf(err, errsz, "out of memory for %zu messages", r->n_messages);
 		return TT_WC_TOO_LARGE;
 	}
-	tt_buf_reset(&w->text);
 	for (size_t i = 0; i < r->n_messages; i++) {
-		if (!decode_message(w, r->messages[i], &msgs[i], &offs[i])) {
-			snprintf(err, errsz, "the frame's messages take more than %u bytes as text", TT_WC_MAX_TEXT);
-			return TT_WC_TOO_LARGE;
-		}
+		const Webcast__BaseProtoMessage *b = r->messages[i];
+
+		base[i].method = nonnull(b->method);
+		base[i].method_len = strlen(base[i].method);
+		base[i].payload = b->payload.data;
+		base[i].payload_len = b->payload.len;
+		base[i].msg_id = (uint64_t)b->msgid;
+		base[i].is_history = b->ishistory;
 	}
-	/* w->text may have moved while growing: pointers only now. */
-	for (size_t i = 0; i < r->n_messages; i++) {
-		if (msgs[i].json != NULL)
-			msgs[i].json = w->text.data + offs[i];
-		else
-			msgs[i].b64 = w->text.data + offs[i];
-	}
-	f->messages = msgs;
-	f->nmessages = r->n_messages;
-	return TT_WC_OK;
+	return decode_messages(w, msgs, offs, base, r->n_messages, f, err, errsz);
 }
 
 static void
@@ -507,6 +767,61 @@ clear_frame(struct tt_webcast *w, struct tt_wc_frame *f)
 	tt_arena_reset(&w->arena);
 	memset(f, 0, sizeof *f);
 	f->payload_type = f->internal_ext = f->cursor = f->push_server = "";
+}
+
+/* The push frame at data[0..len) straight from the wire into f, *payload
+ * and *plen; false: leave it to protobuf-c (f's fields may be half set;
+ * the caller sets them all again). */
+static bool
+wire_frame(struct tt_webcast *w, const uint8_t *data, size_t len, struct tt_wc_frame *f,
+    const uint8_t **payload, size_t *plen)
+{
+	struct tt_pbjson_wval v, k, val, type = { 0 };
+	size_t pos = 0;
+	uint32_t id;
+
+	*payload = NULL;
+	*plen = 0;
+	while (pos < len) {
+		if (!tt_pbjson_wire_next(data, len, &pos, &id, &v))
+			return false;
+		switch (id) {
+		case 1: case 2: case 3: case 4: /* seqId logId service method */
+			if (v.wire_type != 0)
+				return false;
+			if (id == 1)
+				f->seq_id = v.u;
+			else if (id == 2)
+				f->log_id = v.u;
+			break;
+		case 5: /* headers */
+			if (!wire_pair(&v, &k, &val))
+				return false;
+			if (k.len == 13 && memcmp(k.p, "compress_type", 13) == 0 && val.len == 4 &&
+			    memcmp(val.p, "gzip", 4) == 0)
+				f->gzip = true;
+			break;
+		case 6: /* payloadEncoding */
+			if (!wire_str(&v))
+				return false;
+			break;
+		case 7:
+			if (!wire_str(&v))
+				return false;
+			type = v;
+			break;
+		case 8:
+			if (v.wire_type != 2)
+				return false;
+			*payload = v.p;
+			*plen = v.len;
+			break;
+		default:
+			break;
+		}
+	}
+	f->payload_type = tt_arena_strdup(&w->arena, type.len > 0 ? (const char *)type.p : "", type.len);
+	return f->payload_type != NULL;
 }
 
 enum tt_wc_status
@@ -521,23 +836,28 @@ tt_webcast_decode_frame(struct tt_webcast *w, const void *data, size_t len, stru
 	clear_frame(w, f);
 	if (errsz > 0)
 		err[0] = '\0';
-	pf = webcast__webcast_push_frame__unpack(&w->alloc, len, data);
-	if (pf == NULL) {
-		if (w->arena.failed)
-			snprintf(err, errsz, "frame needs more than %u bytes of memory", ARENA_MAX);
-		else
-			snprintf(err, errsz, "not a push frame (%zu bytes)", len);
-		return w->arena.failed ? TT_WC_TOO_LARGE : TT_WC_BAD_FRAME;
+	if (wire_frame(w, data, len, f, &p, &plen)) {
+		f->gzip = f->gzip || (plen >= 3 && p[0] == 0x1f && p[1] == 0x8b && p[2] == 0x08);
+	} else {
+		clear_frame(w, f);
+		pf = webcast__webcast_push_frame__unpack(&w->alloc, len, data);
+		if (pf == NULL) {
+			if (w->arena.failed)
+				snprintf(err, errsz, "frame needs more than %u bytes of memory", ARENA_MAX);
+			else
+				snprintf(err, errsz, "not a push frame (%zu bytes)", len);
+			return w->arena.failed ? TT_WC_TOO_LARGE : TT_WC_BAD_FRAME;
+		}
+		f->payload_type = nonnull(pf->payloadtype);
+		f->log_id = (uint64_t)pf->logid;
+		f->seq_id = (uint64_t)pf->seqid;
+		p = pf->payload.data;
+		plen = pf->payload.len;
+		f->gzip = plen >= 3 && p[0] == 0x1f && p[1] == 0x8b && p[2] == 0x08;
+		for (size_t i = 0; i < pf->n_headers && !f->gzip; i++)
+			f->gzip = pf->headers[i]->key != NULL && strcmp(pf->headers[i]->key, "compress_type") == 0 &&
+			    pf->headers[i]->value != NULL && strcmp(pf->headers[i]->value, "gzip") == 0;
 	}
-	f->payload_type = nonnull(pf->payloadtype);
-	f->log_id = (uint64_t)pf->logid;
-	f->seq_id = (uint64_t)pf->seqid;
-	p = pf->payload.data;
-	plen = pf->payload.len;
-	f->gzip = plen >= 3 && p[0] == 0x1f && p[1] == 0x8b && p[2] == 0x08;
-	for (size_t i = 0; i < pf->n_headers && !f->gzip; i++)
-		f->gzip = pf->headers[i]->key != NULL && strcmp(pf->headers[i]->key, "compress_type") == 0 &&
-		    pf->headers[i]->value != NULL && strcmp(pf->headers[i]->value, "gzip") == 0;
 	if (strcmp(f->payload_type, "msg") != 0)
 		return TT_WC_OK;
 	if (f->gzip) {

@@ -139,6 +139,49 @@ check_wire(const uint8_t *data, size_t size)
 	}
 }
 
+/* The fetch result as tt_webcast_decode_result read it (straight off the
+ * wire unless it was odd) against protobuf-c's unpack of the same bytes:
+ * the same status, the same fields, the same messages. */
+static void
+check_result(struct tt_webcast *w, const uint8_t *data, size_t size)
+{
+	Webcast__ProtoMessageFetchResult *r = webcast__proto_message_fetch_result__unpack(NULL, size, data);
+	struct tt_wc_frame f;
+	char err[256];
+	enum tt_wc_status st = tt_webcast_decode_result(w, data, size, &f, err, sizeof err);
+
+	if (r == NULL) {
+		if (st != TT_WC_BAD_RESULT && st != TT_WC_TOO_LARGE)
+			abort();
+		return;
+	}
+	if (st == TT_WC_OK) {
+		if (!f.has_result || f.need_ack != r->needack || f.is_first != r->isfirst ||
+		    f.heartbeat_ms != r->heartbeatduration || strcmp(f.cursor, r->cursor) != 0 ||
+		    strcmp(f.internal_ext, r->internalext) != 0 || f.internal_ext_len != strlen(r->internalext) ||
+		    strcmp(f.push_server, r->pushserver) != 0 || f.nroute != r->n_routeparams ||
+		    f.nmessages != r->n_messages)
+			abort();
+		for (size_t i = 0; i < f.nroute; i++)
+			if (strcmp(f.route_keys[i], r->routeparams[i]->key) != 0 ||
+			    strcmp(f.route_values[i], r->routeparams[i]->value) != 0)
+				abort();
+		for (size_t i = 0; i < f.nmessages; i++) {
+			const Webcast__BaseProtoMessage *b = r->messages[i];
+
+			if (f.messages[i].msg_id != (uint64_t)b->msgid || f.messages[i].is_history != b->ishistory ||
+			    (strcmp(f.messages[i].method, b->method) != 0 && strcmp(f.messages[i].method, "Unknown") != 0))
+				abort();
+			if (f.messages[i].json == NULL && f.messages[i].error == NULL &&
+			    f.messages[i].b64_len != (b->payload.len + 2) / 3 * 4)
+				abort();
+		}
+	} else if (st != TT_WC_TOO_LARGE) {
+		abort();
+	}
+	webcast__proto_message_fetch_result__free_unpacked(r, NULL);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -158,5 +201,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (tt_webcast_decode_result(w, data, size, &f, err, sizeof err) == TT_WC_OK)
 		check_frame(&f, p);
 	check_wire(data, size);
+	check_result(w, data, size);
 	return 0;
 }

@@ -140,6 +140,12 @@ test_time(void)
 	check(strcmp(buf, "1969-12-31T23:59:59.999Z") == 0, "tt_time_format_iso: one ms before the epoch (got %s)", buf);
 	tt_time_format_iso(951782400000, buf);
 	check(strcmp(buf, "2000-02-29T00:00:00.000Z") == 0, "tt_time_format_iso: leap day 2000 (got %s)", buf);
+	tt_time_format_iso(253402300799999, buf);
+	check(strcmp(buf, "9999-12-31T23:59:59.999Z") == 0, "tt_time_format_iso: the last ms of 9999 (got %s)", buf);
+	tt_time_format_iso(-62167219200000, buf);
+	check(strcmp(buf, "0000-01-01T00:00:00.000Z") == 0, "tt_time_format_iso: year 0 (got %s)", buf);
+	tt_time_format_iso(4107542400000, buf);
+	check(strcmp(buf, "2100-03-01T00:00:00.000Z") == 0, "tt_time_format_iso: 2100 is no leap year (got %s)", buf);
 
 	check(parses_to("2026-02-22T10:00:00Z", t0), "tt_time_parse_iso: whole seconds, Z");
 	check(parses_to("2026-02-22T10:00:00.123Z", t0 + 123), "tt_time_parse_iso: milliseconds");
@@ -1460,6 +1466,38 @@ test_webcast_decode(struct tt_webcast *w)
 		    "webcast: a gzip bomb is TOO_LARGE, not an allocation of its size (%s)", err);
 		free(bomb.p);
 		free(z.p);
+	}
+	{
+		/* The fetch result is read straight off the wire unless it is
+		 * odd, and then unpacked by protobuf-c: both ways the same. */
+		static const struct {
+			const char *tail; /* bytes appended to the result */
+			size_t len;
+			enum tt_wc_status st;
+			const char *cursor; /* expected, when st is TT_WC_OK */
+		} odd[] = {
+			{ "\x12\x03" "c-2", 5, TT_WC_OK, "c-2" },           /* a second cursor: the last wins */
+			{ "\x12\x02\xc3\xa9", 4, TT_WC_OK, "\xc3\xa9" },   /* not ASCII: protobuf-c's */
+			{ "\x12\x03" "a\0b", 5, TT_WC_OK, "a" },            /* a NUL: read up to it */
+			{ "\x1a\x00", 2, TT_WC_BAD_RESULT, NULL },          /* fetchInterval as bytes */
+			{ "\xf8\x01\x05", 3, TT_WC_OK, "c-1" },            /* an unknown field, skipped */
+		};
+
+		for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+			struct bytes r = { malloc(result.len + odd[i].len), result.len + odd[i].len };
+
+			if (r.p == NULL)
+				continue;
+			memcpy(r.p, result.p, result.len);
+			memcpy(r.p + result.len, odd[i].tail, odd[i].len);
+			st = tt_webcast_decode_result(w, r.p, r.len, &f, err, sizeof err);
+			check(st == odd[i].st && (st != TT_WC_OK || (strcmp(f.cursor, odd[i].cursor) == 0 &&
+			    f.nmessages == 5 && f.need_ack && strcmp(f.internal_ext, "ext:1|2") == 0 && f.nroute == 1 &&
+			    strcmp(f.route_values[0], "/x") == 0 && f.messages[0].create_time_ms == 1709140492750 &&
+			    f.messages[1].b64_len == 4 && strcmp(f.messages[4].method, "Unknown") == 0)),
+			    "webcast: odd fetch result %zu decodes as protobuf-c does (%s)", i, err);
+			free(r.p);
+		}
 	}
 	check(tt_webcast_known_method("WebcastLikeMessage") && tt_webcast_known_method("WebcastLinkMicBattle") &&
 	    !tt_webcast_known_method("WebcastPushFrame") && !tt_webcast_known_method("WebcastImEnterRoomMessage") &&
