@@ -681,6 +681,7 @@ struct wdesc {
 #define JNAME_PAD 32              /* see put_name */
 #define WDESC_SLOTS 1024        /* descriptors the walker knows; a power of two */
 #define WENT_MAX (1u << 22)     /* field occurrences in scope at once (48 MiB) */
+#define WENT_KEEP (1u << 16)    /* entries kept allocated between messages */
 
 struct tt_pbjson_wire {
 	struct went *ents; /* the scan stack */
@@ -1441,13 +1442,23 @@ tt_pbjson_encode_wire(struct tt_pbjson_wire *w, struct tt_buf *out, const Protob
 	size_t start = out->len;
 	bool failed = out->failed;
 
+	bool ok;
+
 	w->n = 0;
-	if (len <= INT32_MAX && wire_message(&c, d, data, len, 0))
-		return true;
-	out->len = start;
-	out->failed = failed;
+	ok = len <= INT32_MAX && wire_message(&c, d, data, len, 0);
+	if (!ok) {
+		out->len = start;
+		out->failed = failed;
+	}
 	w->n = 0;
-	return false;
+	if (w->cap > WENT_KEEP) {
+		/* One huge (or hostile) message must not pin megabytes for the
+		 * rest of the run. */
+		free(w->ents);
+		w->ents = NULL;
+		w->cap = 0;
+	}
+	return ok;
 }
 
 bool

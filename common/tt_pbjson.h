@@ -74,6 +74,13 @@ bool tt_pbjson_is_map(const ProtobufCMessageDescriptor *parent, const ProtobufCF
  * oneofs, proto2 labels, nesting too deep, the output ceiling - and the
  * caller then unpacks with protobuf-c, which keeps that path's exact
  * behaviour and error messages for all of them.
+ *
+ * The ceilings differ: the walker needs no memory per field, so a valid
+ * message whose unpacked form would not fit the decoder's arena (a huge
+ * repeated field, say) still becomes JSON here, where unpack alone would
+ * have given up. The JSON is right; only more messages decode. A message
+ * with more fields than the scan stack holds (4M) goes the other way, to
+ * unpack.
  */
 
 /* The walker's reusable memory: its scan stack and what it learnt of each
