@@ -511,6 +511,25 @@ put_map(struct enc *e, const ProtobufCFieldDescriptor *f, size_t n, void *const 
 	return tt_buf_addc(e->out, '}');
 }
 
+/* Writes ,"name": (no comma before the first member). */
+static bool
+put_member_name(struct tt_buf *o, const char *name, bool *first)
+{
+	size_t n = strlen(name);
+
+	if (!tt_buf_reserve(o, n + 4))
+		return false;
+	if (!*first)
+		o->data[o->len++] = ',';
+	o->data[o->len++] = '"';
+	memcpy(o->data + o->len, name, n);
+	o->len += n;
+	o->data[o->len++] = '"';
+	o->data[o->len++] = ':';
+	*first = false;
+	return true;
+}
+
 static bool
 encode_message(struct enc *e, const ProtobufCMessage *m, int depth)
 {
@@ -530,7 +549,6 @@ encode_message(struct enc *e, const ProtobufCMessage *m, int depth)
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 		const void *p = base + f->offset;
-		size_t nlen;
 
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t n = *(const size_t *)(base + f->quantifier_offset);
@@ -539,17 +557,8 @@ encode_message(struct enc *e, const ProtobufCMessage *m, int depth)
 
 			if (n == 0 || arr == NULL)
 				continue;
-			nlen = strlen(f->name);
-			if (!tt_buf_reserve(o, nlen + 4))
+			if (!put_member_name(o, f->name, &first))
 				return false;
-			if (!first)
-				o->data[o->len++] = ',';
-			o->data[o->len++] = '"';
-			memcpy(o->data + o->len, f->name, nlen);
-			o->len += nlen;
-			o->data[o->len++] = '"';
-			o->data[o->len++] = ':';
-			first = false;
 			if (f->type == PROTOBUF_C_TYPE_MESSAGE && tt_pbjson_is_map(d, f)) {
 				if (!put_map(e, f, n, (void *const *)arr, depth))
 					return false;
@@ -579,17 +588,8 @@ encode_message(struct enc *e, const ProtobufCMessage *m, int depth)
 		} else if (f->label == PROTOBUF_C_LABEL_NONE && is_default(f, p)) {
 			continue;
 		}
-		nlen = strlen(f->name);
-		if (!tt_buf_reserve(o, nlen + 4))
+		if (!put_member_name(o, f->name, &first))
 			return false;
-		if (!first)
-			o->data[o->len++] = ',';
-		o->data[o->len++] = '"';
-		memcpy(o->data + o->len, f->name, nlen);
-		o->len += nlen;
-		o->data[o->len++] = '"';
-		o->data[o->len++] = ':';
-		first = false;
 		if (!put_value(e, f, p, depth, false))
 			return false;
 	}
