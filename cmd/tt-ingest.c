@@ -60,7 +60,8 @@
 	"  --time-scale X   multiply every protocol time by X (tests; default 1)\n" \
 	"  --frames FILE    file: decode this recording (tt-ingest --record) at full speed\n" \
 	"Environment: EULER_API_KEY, SESSION_ID, TT_TARGET_IDC, RECONNECT_MAX_ATTEMPTS,\n" \
-	"TIKTOK_WEB_URL, SIGN_API_URL, EULER_WS_URL, TTLC_CA_FILE (see tt-ingest(1)).\n"
+	"TIKTOK_WEB_URL, TIKTOK_WEBCAST_URL, SIGN_API_URL, EULER_WS_URL, TTLC_CA_FILE,\n" \
+	"TTLC_SESSION_HOSTS (see tt-ingest(1)).\n"
 
 /* The fixture in a source tree, else the one `make install` put in
  * TTLC_DATADIR (set by the Makefile). */

@@ -92,14 +92,8 @@ server.on('clientError', (e, socket) => socket.destroy());
 const wss = new F.WebSocket.WebSocketServer({ noServer: true, perMessageDeflate: false });
 
 server.on('upgrade', (req, socket, head) => {
-	socket.on('error', () => {});
-	let u;
-	try {
-		u = new URL(req.url, 'http://127.0.0.1');
-	} catch (e) {
-		F.rawHttp(socket, 400, 'Bad Request', {});
-		return;
-	}
+	const u = F.upgradeUrl(req, socket);
+	if (u == null) return;
 	if (u.pathname !== '/') {
 		F.rawHttp(socket, 404, 'Not Found', {});
 		return;

@@ -318,14 +318,8 @@ function whyBlock(req, roomId) {
 }
 
 server.on('upgrade', (req, socket, head) => {
-	socket.on('error', () => {});
-	let u;
-	try {
-		u = new URL(req.url, 'http://127.0.0.1');
-	} catch (e) {
-		F.rawHttp(socket, 400, 'Bad Request', {});
-		return;
-	}
+	const u = F.upgradeUrl(req, socket);
+	if (u == null) return;
 	if (u.pathname !== PUSH_PATH) {
 		F.rawHttp(socket, 404, 'Not Found', {});
 		return;

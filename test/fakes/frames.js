@@ -567,6 +567,18 @@ function guard(name) {
 	process.on('SIGINT', () => process.exit(0));
 }
 
+// upgradeUrl REQ SOCKET - the URL of an upgrade request, or null after
+// answering 400 to one that does not parse.
+function upgradeUrl(req, socket) {
+	socket.on('error', () => {});
+	try {
+		return new URL(req.url, 'http://127.0.0.1');
+	} catch (e) {
+		rawHttp(socket, 400, 'Bad Request', {});
+		return null;
+	}
+}
+
 // upgradeLogged WSS REQ SOCKET HEAD ENTRY ONACCEPT - completes a WebSocket
 // upgrade and calls ONACCEPT(ws). ws answers a bad handshake (say, no
 // Sec-WebSocket-Key) with 400 and never calls back: ENTRY logs that too.
@@ -588,5 +600,5 @@ module.exports = {
 	REPO_ROOT, need, protobuf, WebSocket, root, type, T, JSON_OPTS, toJson, encode, decode,
 	nowMs, nextMsgId, buildMessage, buildFetchResult, FrameMaker, decodeClientFrame, Conn,
 	pick, readScenario, parseArgs, queryObject, sendJson, readBody, controlRoutes, rawHttp,
-	listen, createServer, guard, upgradeLogged,
+	listen, createServer, guard, upgradeLogged, upgradeUrl,
 };
